@@ -1,0 +1,62 @@
+/*
+ * comm.h — the only place data crosses ranks.
+ *
+ * One interface, two backends: MPI (host buffers, CPU runs; always built) and NCCL (device
+ * buffers, GPU runs; built with IMPRINT_CUDA). The model and the curriculum never include this
+ * header; the training loop hands them the slice of work that is theirs.
+ *
+ * Every collective is deterministic for a given rank count: MPI's reductions over a fixed
+ * communicator use a fixed algorithm per message size, and nothing here uses float atomics.
+ */
+#ifndef IMPRINT_COMM_H
+#define IMPRINT_COMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { COMM_BACKEND_MPI = 0, COMM_BACKEND_NCCL = 1 } CommBackend;
+
+typedef struct Comm {
+    int rank;       /* 0 .. size-1 */
+    int size;       /* number of ranks */
+    int local_rank; /* rank among the processes on this node (MPI_Comm_split_type) */
+    int local_size; /* processes on this node */
+    CommBackend backend;
+    void *impl; /* backend state (communicators, streams) */
+} Comm;
+
+/* Initialises MPI (works without mpirun as a one-rank job). */
+int comm_init(Comm *c, int *argc, char ***argv);
+void comm_finalize(Comm *c);
+
+/* Host-buffer collectives (MPI). In place. */
+void comm_allreduce_sum_f32(Comm *c, float *buf, size_t n);
+void comm_allreduce_sum_f64(Comm *c, double *buf, size_t n);
+void comm_allreduce_sum_i64(Comm *c, int64_t *buf, size_t n);
+void comm_allreduce_max_f64(Comm *c, double *buf, size_t n);
+void comm_allreduce_min_u64(Comm *c, uint64_t *buf, size_t n);
+void comm_allreduce_max_u64(Comm *c, uint64_t *buf, size_t n);
+void comm_broadcast(Comm *c, void *buf, size_t bytes, int root);
+void comm_barrier(Comm *c);
+
+/* Where a device backend (comm_nccl.c) keeps its state beside the MPI state: a slot that is
+ * NULL after comm_init. comm_finalize finalises a device backend still held there. */
+void **comm_device_slot(Comm *c);
+
+/* Ends every rank of the job with `code` (MPI_Abort). For fatal errors on one rank. */
+_Noreturn void comm_abort(Comm *c, int code);
+
+/* True when all ranks hold the same 64-bit value (e.g. a hash of their adapters). */
+int comm_all_equal_u64(Comm *c, uint64_t value);
+
+/* Collective agreement on failure: every rank passes whether it failed; all get the lowest
+ * failing rank, or -1 when none failed. Lets a setup error print once and every rank exit
+ * cleanly instead of hanging in the next collective. */
+int comm_first_failure(Comm *c, int failed);
+
+/* Half-open slice [*first, *first + *count) of `total` items owned by `rank` of `size`:
+ * item i goes to the rank r with floor(r*total/size) <= i < floor((r+1)*total/size). The cut
+ * depends only on (total, size), so every rank computes every other rank's slice. */
+void comm_slice(int64_t total, int rank, int size, int64_t *first, int64_t *count);
+
+#endif

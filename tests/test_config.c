@@ -1,0 +1,751 @@
+/*
+ * test_config.c — the config loader: values and defaults, every error class (file, line, key
+ * phrase), --set overrides, print/load round trips and config_where(). Runs from the repo root.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "config.h"
+#include "testlib.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char g_dir[256];
+static char g_files[256][320];
+static int g_nfiles;
+
+/* Writes `text` to <tmpdir>/<name> and returns the path (valid until the end of main). */
+static const char *write_cfg(const char *name, const char *text) {
+    char *path = g_files[g_nfiles < 255 ? g_nfiles++ : 255];
+    snprintf(path, sizeof g_files[0], "%s/%s", g_dir, name);
+    FILE *fp = fopen(path, "w");
+    CHECK(fp != NULL, "cannot write %s", path);
+    if (fp) {
+        fputs(text, fp);
+        fclose(fp);
+    }
+    return path;
+}
+
+static int bits_equal(double a, double b) {
+    return memcmp(&a, &b, sizeof a) == 0;
+}
+
+#define CHECK_INT(got, want)                                                                       \
+    CHECK((got) == (want), "%s: got %lld want %lld", #got, (long long)(got), (long long)(want))
+#define CHECK_DBL(got, want)                                                                       \
+    CHECK(bits_equal((got), (want)), "%s: got %.17g want %.17g", #got, (double)(got),              \
+          (double)(want))
+#define CHECK_STR(got, want)                                                                       \
+    CHECK(strcmp((got), (want)) == 0, "%s: got \"%s\" want \"%s\"", #got, (got), (want))
+
+/* Loads and expects failure; returns the message (static). */
+static const char *load_fail(const char *path, const char *const *ov, int n) {
+    static Err e;
+    Config c;
+    memset(&e, 0, sizeof e);
+    int rc = config_load(&c, path, ov, n, &e);
+    CHECK(rc == -1, "loading %s should fail", path);
+    CHECK(c.tree == NULL, "a failed load leaves no tree");
+    if (rc == 0) config_free(&c);
+    CHECK(e.msg[0] != '\0', "a failed load fills the error");
+    return e.msg;
+}
+
+static int load_ok(Config *c, const char *path, const char *const *ov, int n) {
+    Err e = {{0}};
+    int rc = config_load(c, path, ov, n, &e);
+    CHECK(rc == 0, "loading %s: %s", path, e.msg);
+    return rc;
+}
+
+/* Field-by-field comparison; floats bit-exact. */
+static void check_same(const Config *a, const Config *b) {
+    CHECK_STR(a->model.path, b->model.path);
+    CHECK_INT(a->model.random, b->model.random);
+    CHECK_INT(a->model.layers, b->model.layers);
+    CHECK_INT(a->model.heads, b->model.heads);
+    CHECK_INT(a->model.width, b->model.width);
+    CHECK_INT(a->model.vocab, b->model.vocab);
+    CHECK_INT(a->model.context, b->model.context);
+    CHECK_DBL(a->model.init_std, b->model.init_std);
+    CHECK_INT(a->lora.rank, b->lora.rank);
+    CHECK_DBL(a->lora.alpha, b->lora.alpha);
+    CHECK_INT(a->lora.targets, b->lora.targets);
+    CHECK_INT(a->lora.layer_first, b->lora.layer_first);
+    CHECK_INT(a->lora.layer_last, b->lora.layer_last);
+    CHECK_DBL(a->lora.dropout, b->lora.dropout);
+    CHECK_INT(a->lora.rslora, b->lora.rslora);
+    CHECK_DBL(a->optim.lr, b->optim.lr);
+    CHECK_DBL(a->optim.beta1, b->optim.beta1);
+    CHECK_DBL(a->optim.beta2, b->optim.beta2);
+    CHECK_DBL(a->optim.eps, b->optim.eps);
+    CHECK_DBL(a->optim.weight_decay, b->optim.weight_decay);
+    CHECK_INT(a->optim.warmup, b->optim.warmup);
+    CHECK_INT(a->optim.schedule, b->optim.schedule);
+    CHECK_DBL(a->optim.min_lr_ratio, b->optim.min_lr_ratio);
+    CHECK_DBL(a->optim.clip, b->optim.clip);
+    CHECK_STR(a->data.path, b->data.path);
+    CHECK_INT(a->data.format, b->data.format);
+    CHECK_INT(a->data.sampling, b->data.sampling);
+    CHECK_INT(a->batch.global, b->batch.global);
+    CHECK_INT(a->batch.seq_len, b->batch.seq_len);
+    CHECK_STR(a->run.dir, b->run.dir);
+    CHECK_INT(a->run.steps, b->run.steps);
+    CHECK_INT(a->run.checkpoint_every, b->run.checkpoint_every);
+    CHECK_INT(a->run.log_every, b->run.log_every);
+    CHECK_INT(a->run.threads, b->run.threads);
+    CHECK(a->seed == b->seed, "seed: %llu vs %llu", (unsigned long long)a->seed,
+          (unsigned long long)b->seed);
+}
+
+/* config_print -> file -> config_load, compared with the original. */
+static void check_roundtrip(const Config *c, const char *name) {
+    char path[320];
+    snprintf(path, sizeof path, "%s/%s", g_dir, name);
+    FILE *fp = fopen(path, "w");
+    CHECK(fp != NULL, "open %s", path);
+    if (!fp) return;
+    config_print(c, fp);
+    fclose(fp);
+    snprintf(g_files[g_nfiles < 255 ? g_nfiles++ : 255], sizeof g_files[0], "%s", path);
+    Config back;
+    if (load_ok(&back, path, NULL, 0) != 0) return;
+    check_same(c, &back);
+    config_free(&back);
+}
+
+static const char *MINIMAL = "model = { random = { layers = 2; heads = 2; width = 32; vocab = 256;"
+                             " context = 64; }; };\n"
+                             "data = { path = \"d.bin\"; };\n";
+
+/* ---- valid configs -------------------------------------------------------------------------- */
+
+static void test_full(void) {
+    Config c;
+    if (load_ok(&c, "tests/configs/full.cfg", NULL, 0) != 0) return;
+    CHECK_STR(c.model.path, "");
+    CHECK_INT(c.model.random, 1);
+    CHECK_INT(c.model.layers, 3);
+    CHECK_INT(c.model.heads, 4);
+    CHECK_INT(c.model.width, 48);
+    CHECK_INT(c.model.vocab, 300);
+    CHECK_INT(c.model.context, 128);
+    CHECK_DBL(c.model.init_std, 0.05);
+    CHECK_INT(c.lora.rank, 16);
+    CHECK_DBL(c.lora.alpha, 32.0);
+    CHECK_INT(c.lora.targets, LORA_Q | LORA_V);
+    CHECK_INT(c.lora.layer_first, 1);
+    CHECK_INT(c.lora.layer_last, 2);
+    CHECK_DBL(c.lora.dropout, 0.1);
+    CHECK_INT(c.lora.rslora, 1);
+    CHECK_DBL(c.optim.lr, 3e-4);
+    CHECK_DBL(c.optim.beta1, 0.8);
+    CHECK_DBL(c.optim.beta2, 0.95);
+    CHECK_DBL(c.optim.eps, 1e-6);
+    CHECK_DBL(c.optim.weight_decay, 0.01);
+    CHECK_INT(c.optim.warmup, 10);
+    CHECK_INT(c.optim.schedule, SCHED_LINEAR);
+    CHECK_DBL(c.optim.min_lr_ratio, 0.1);
+    CHECK_DBL(c.optim.clip, 0.5);
+    CHECK_STR(c.data.path, "tests/data/full.bin");
+    CHECK_INT(c.data.format, DATA_BYTES);
+    CHECK_INT(c.data.sampling, SAMPLE_SEQUENTIAL);
+    CHECK_INT(c.batch.global, 16);
+    CHECK_INT(c.batch.seq_len, 96);
+    CHECK_STR(c.run.dir, "runs/full");
+    CHECK_INT(c.run.steps, 250);
+    CHECK_INT(c.run.checkpoint_every, 50);
+    CHECK_INT(c.run.log_every, 5);
+    CHECK_INT(c.run.threads, 2);
+    CHECK(c.seed == 12345678901ULL, "seed %llu", (unsigned long long)c.seed);
+    CHECK_STR(c.source, "tests/configs/full.cfg");
+    CHECK(c.tree != NULL, "the tree is kept");
+    CHECK_CLOSE(lora_scale(&c.lora), 32.0 / 4.0, 1e-15, 0, "rslora scale alpha/sqrt(16)");
+    check_roundtrip(&c, "full_rt.cfg");
+    config_free(&c);
+    CHECK(c.tree == NULL, "config_free clears the tree");
+    config_free(&c); /* twice is harmless */
+}
+
+static void test_defaults(void) {
+    const char *p = write_cfg("minimal.cfg", MINIMAL);
+    Config c;
+    if (load_ok(&c, p, NULL, 0) != 0) return;
+    CHECK_STR(c.model.path, "");
+    CHECK_INT(c.model.random, 1);
+    CHECK_INT(c.model.layers, 2);
+    CHECK_DBL(c.model.init_std, 0.02);
+    CHECK_INT(c.lora.rank, 8);
+    CHECK_DBL(c.lora.alpha, 16.0);
+    CHECK_INT(c.lora.targets, LORA_Q | LORA_K | LORA_V | LORA_O);
+    CHECK_INT(c.lora.layer_first, 0);
+    CHECK_INT(c.lora.layer_last, -1);
+    CHECK_DBL(c.lora.dropout, 0.0);
+    CHECK_INT(c.lora.rslora, 0);
+    CHECK_DBL(c.optim.lr, 2e-3);
+    CHECK_DBL(c.optim.beta1, 0.9);
+    CHECK_DBL(c.optim.beta2, 0.999);
+    CHECK_DBL(c.optim.eps, 1e-8);
+    CHECK_DBL(c.optim.weight_decay, 0.0);
+    CHECK_INT(c.optim.warmup, 0);
+    CHECK_INT(c.optim.schedule, SCHED_COSINE);
+    CHECK_DBL(c.optim.min_lr_ratio, 0.0);
+    CHECK_DBL(c.optim.clip, 1.0);
+    CHECK_STR(c.data.path, "d.bin");
+    CHECK_INT(c.data.format, DATA_LLMC);
+    CHECK_INT(c.data.sampling, SAMPLE_RANDOM);
+    CHECK_INT(c.batch.global, 8);
+    CHECK_INT(c.batch.seq_len, 64);
+    CHECK_STR(c.run.dir, "runs/default");
+    CHECK_INT(c.run.steps, 100);
+    CHECK_INT(c.run.checkpoint_every, 0);
+    CHECK_INT(c.run.log_every, 1);
+    CHECK_INT(c.run.threads, 0);
+    CHECK(c.seed == 1337, "seed default");
+    CHECK_CLOSE(lora_scale(&c.lora), 2.0, 0, 0, "scale alpha/r = 16/8");
+    check_roundtrip(&c, "minimal_rt.cfg");
+    config_free(&c);
+}
+
+static void test_tiny_example(void) {
+    Config c;
+    if (load_ok(&c, "configs/tiny.cfg", NULL, 0) != 0) return;
+    CHECK_INT(c.model.random, 1);
+    CHECK_INT(c.model.layers, 2);
+    CHECK_INT(c.model.heads, 2);
+    CHECK_INT(c.model.width, 32);
+    CHECK_INT(c.model.vocab, 256);
+    CHECK_INT(c.model.context, 64);
+    CHECK_STR(c.data.path, "tests/data/tiny.txt");
+    CHECK_INT(c.data.format, DATA_BYTES);
+    CHECK_INT(c.run.steps, 20);
+    CHECK_STR(c.run.dir, "runs/tiny");
+    config_free(&c);
+}
+
+static void test_model_path(void) {
+    const char *p = write_cfg("path.cfg", "model = { path = \"gpt2\"; };\n"
+                                          "data = { path = \"d.bin\"; };\n"
+                                          "batch = { seq_len = 4096; };\n");
+    Config c;
+    if (load_ok(&c, p, NULL, 0) != 0) return;
+    CHECK_STR(c.model.path, "gpt2");
+    CHECK_INT(c.model.random, 0);
+    CHECK_INT(c.batch.seq_len, 4096); /* no context to check against without model.random */
+    check_roundtrip(&c, "path_rt.cfg");
+    config_free(&c);
+}
+
+static void test_numeric_forms(void) {
+    /* ints as int64, floats given as ints, hex ints, a big seed */
+    const char *p = write_cfg("forms.cfg", "model = { path = \"gpt2\"; };\n"
+                                           "data = { path = \"d.bin\"; };\n"
+                                           "optim = { lr = 1; betas = [0, 0]; clip = 0; };\n"
+                                           "run = { steps = 20L; threads = 0x10; };\n"
+                                           "lora = { alpha = 7L; layers = [3, -1]; };\n"
+                                           "seed = 9223372036854775807L;\n");
+    Config c;
+    if (load_ok(&c, p, NULL, 0) != 0) return;
+    CHECK_DBL(c.optim.lr, 1.0);
+    CHECK_DBL(c.optim.beta1, 0.0);
+    CHECK_DBL(c.optim.clip, 0.0);
+    CHECK_INT(c.run.steps, 20);
+    CHECK_INT(c.run.threads, 16);
+    CHECK_DBL(c.lora.alpha, 7.0);
+    CHECK_INT(c.lora.layer_first, 3);
+    CHECK_INT(c.lora.layer_last, -1);
+    CHECK(c.seed == 9223372036854775807ULL, "max seed");
+    check_roundtrip(&c, "forms_rt.cfg");
+    config_free(&c);
+}
+
+/* ---- errors --------------------------------------------------------------------------------- */
+
+static void test_file_errors(void) {
+    const char *m = load_fail("tests/configs/does_not_exist.cfg", NULL, 0);
+    CHECK_CONTAINS(m, "tests/configs/does_not_exist.cfg: cannot open: No such file or directory");
+
+    m = load_fail("tests/configs/syntax_error.cfg", NULL, 0);
+    CHECK_CONTAINS(m, "tests/configs/syntax_error.cfg:4: ");
+    CHECK_CONTAINS(m, "syntax error");
+    CHECK_CONTAINS(m, "; fix the syntax");
+
+    m = load_fail("tests/configs", NULL, 0);
+    CHECK_CONTAINS(m, "is a directory");
+
+    m = load_fail("tests/configs/unknown_key.cfg", NULL, 0);
+    CHECK_CONTAINS(m, "tests/configs/unknown_key.cfg:4: unknown key 'lora.rnk'; did you mean "
+                      "'lora.rank'?");
+
+    /* int literals libconfig 1.5 would silently wrap */
+    const char *p =
+        write_cfg("bigint.cfg", "model = { path = \"gpt2\"; };\n"
+                                "data = { path = \"d.bin\"; }; # 99999999999 here is fine\n"
+                                "run = {\n"
+                                "  steps = 4294967297;\n"
+                                "};\n");
+    m = load_fail(p, NULL, 0);
+    CHECK_CONTAINS(m, "bigint.cfg:4: integer 4294967297 does not fit in 32 bits");
+    CHECK_CONTAINS(m, "4294967297L");
+}
+
+static void test_unknown_keys(void) {
+    const char *p = write_cfg("unk1.cfg", "model = { path = \"gpt2\"; };\n"
+                                          "data = { path = \"d.bin\"; };\n"
+                                          "lora = {\n"
+                                          "  zzzzzzzz = 1;\n"
+                                          "};\n");
+    const char *m = load_fail(p, NULL, 0);
+    CHECK_CONTAINS(m, "unk1.cfg:4: unknown key 'lora.zzzzzzzz'; valid keys in 'lora' are: rank, "
+                      "alpha, targets, layers, dropout, rslora");
+
+    p = write_cfg("unk2.cfg", "model = { path = \"gpt2\"; };\n"
+                              "data = { path = \"d.bin\"; };\n"
+                              "lora = { lr = 0.1; };\n");
+    m = load_fail(p, NULL, 0);
+    CHECK_CONTAINS(m, "unk2.cfg:3: unknown key 'lora.lr'; did you mean 'optim.lr'?");
+
+    p = write_cfg("unk3.cfg", "model = { path = \"gpt2\"; };\n"
+                              "data = { path = \"d.bin\"; };\n\n"
+                              "training = { steps = 3; };\n");
+    m = load_fail(p, NULL, 0);
+    CHECK_CONTAINS(m, "unk3.cfg:4: unknown key 'training'; valid top-level keys are: model, "
+                      "lora, optim, data, batch, run, seed");
+
+    p = write_cfg("unk4.cfg", "model = { path = \"gpt2\"; };\n"
+                              "data = { path = \"d.bin\"; };\n"
+                              "sed = 3;\n"
+                              "optim = { weightdecay = 0.1; };\n");
+    m = load_fail(p, NULL, 0);
+    CHECK_CONTAINS(m, "unk4.cfg:3: unknown key 'sed'; did you mean 'seed'?");
+
+    p = write_cfg("unk5.cfg", "model = { path = \"gpt2\"; };\n"
+                              "data = { path = \"d.bin\"; };\n"
+                              "optim = { weightdecay = 0.1; };\n");
+    m = load_fail(p, NULL, 0);
+    CHECK_CONTAINS(m, "unk5.cfg:3: unknown key 'optim.weightdecay'; did you mean "
+                      "'optim.weight_decay'?");
+
+    p = write_cfg("unk6.cfg", "model = {\n  path = \"gpt2\";\n  random = { layer = 2; };\n};\n"
+                              "data = { path = \"d.bin\"; };\n");
+    m = load_fail(p, NULL, 0);
+    CHECK_CONTAINS(m, "unk6.cfg:3: unknown key 'model.random.layer'; did you mean "
+                      "'model.random.layers'?");
+}
+
+static void test_type_errors(void) {
+    const char *p = write_cfg("type1.cfg", "model = { path = \"gpt2\"; };\n"
+                                           "data = { path = \"d.bin\"; };\n"
+                                           "lora = {\n"
+                                           "  alpha = 4.0;\n"
+                                           "  rank = 8.5;\n"
+                                           "};\n");
+    const char *m = load_fail(p, NULL, 0);
+    CHECK_CONTAINS(m, "type1.cfg:5: 'lora.rank' must be an integer, got a float (8.5)");
+
+    p = write_cfg("type2.cfg", "model = { path = \"gpt2\"; };\n"
+                               "data = { path = \"d.bin\"; };\n"
+                               "optim = { lr = \"fast\"; };\n");
+    m = load_fail(p, NULL, 0);
+    CHECK_CONTAINS(m, "type2.cfg:3: 'optim.lr' must be a number, got a string (\"fast\")");
+
+    p = write_cfg("type3.cfg", "model = { path = \"gpt2\"; };\n"
+                               "data = { path = \"d.bin\"; };\n"
+                               "lora = 5;\n");
+    m = load_fail(p, NULL, 0);
+    CHECK_CONTAINS(m, "type3.cfg:3: 'lora' must be a group, got an integer (5)");
+
+    p = write_cfg("type4.cfg", "model = { path = \"gpt2\"; };\n"
+                               "data = { path = \"d.bin\"; };\n"
+                               "lora = { rslora = 1; };\n");
+    m = load_fail(p, NULL, 0);
+    CHECK_CONTAINS(m, "type4.cfg:3: 'lora.rslora' must be a boolean");
+
+    p = write_cfg("type5.cfg", "model = { path = \"gpt2\"; };\n"
+                               "data = { path = \"d.bin\"; };\n"
+                               "lora = { targets = [1, 2]; };\n");
+    m = load_fail(p, NULL, 0);
+    CHECK_CONTAINS(m, "type5.cfg:3: 'lora.targets' must be an array of strings, got an integer");
+
+    p = write_cfg("type6.cfg", "model = { path = \"gpt2\"; };\n"
+                               "data = { path = \"d.bin\"; };\n"
+                               "lora = { layers = [0.5, 1.0]; };\n");
+    m = load_fail(p, NULL, 0);
+    CHECK_CONTAINS(m, "type6.cfg:3: 'lora.layers' must be an array of 2 integers, got a float");
+
+    p = write_cfg("type7.cfg", "model = { path = \"gpt2\"; };\n"
+                               "data = { path = 7; };\n");
+    m = load_fail(p, NULL, 0);
+    CHECK_CONTAINS(m, "type7.cfg:2: 'data.path' must be a string, got an integer (7)");
+
+    p = write_cfg("type8.cfg", "model = \"gpt2\";\n");
+    m = load_fail(p, NULL, 0);
+    CHECK_CONTAINS(m, "type8.cfg:1: 'model' must be a group, got a string (\"gpt2\")");
+}
+
+static void test_range_errors(void) {
+    static const struct {
+        const char *line3; /* placed on line 3 */
+        const char *want;
+    } cases[] = {
+        {"lora = { dropout = 1.5; };",
+         "'lora.dropout' = 1.5 is out of range; it must be in [0, 1)"},
+        {"lora = { rank = 0; };", "'lora.rank' = 0 is out of range; it must be in [1, 1024]"},
+        {"optim = { lr = 0.0; };", "'optim.lr' = 0 is out of range; it must be in (0, 10]"},
+        {"optim = { betas = [0.9, 1.0]; };", "'optim.betas' element 1 = 1 is out of range; it "
+                                             "must be in [0, 1)"},
+        {"optim = { clip = 2e6; };", "'optim.clip' = 2000000 is out of range; it must be in [0, "
+                                     "1000000]"},
+        {"seed = -1;", "'seed' = -1 is out of range; it must be in [0, 9223372036854775807]"},
+        {"run = { steps = 0; };", "'run.steps' = 0 is out of range"},
+        {"lora = { layers = [-1, 3]; };", "'lora.layers' element 0 = -1 is out of range"},
+        {"lora = { layers = [2, 1]; };", "'lora.layers' = [2, 1] has first > last"},
+        {"lora = { layers = [0]; };", "'lora.layers' must have 2 elements, got 1"},
+        {"lora = { targets = [\"q\", \"x\"]; };", "'lora.targets' element \"x\" is not one of q, "
+                                                  "k, v, o"},
+        {"lora = { targets = [\"q\", \"q\"]; };", "'lora.targets' lists \"q\" twice"},
+        {"lora = { targets = []; };", "'lora.targets' is empty"},
+        {"data = { format = \"text\"; };", "'data.format' = \"text\" is not one of llmc, bytes"},
+        {"run = { dir = \"\"; };", "'run.dir' is empty"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[512], name[64], want[300];
+        static const char *const data_path[] = {"data.path=d.bin"};
+        snprintf(text, sizeof text, "model = { path = \"gpt2\"; };\n\n%s\n", cases[i].line3);
+        snprintf(name, sizeof name, "range%zu.cfg", i);
+        const char *m = load_fail(write_cfg(name, text), data_path, 1);
+        snprintf(want, sizeof want, "%s:3: %s", name, cases[i].want);
+        CHECK_CONTAINS(m, want);
+    }
+
+    const char *p = write_cfg("enum.cfg", "model = { path = \"gpt2\"; };\n"
+                                          "data = { path = \"d.bin\"; };\n"
+                                          "optim = {\n"
+                                          "  lr = 1e-3;\n"
+                                          "  schedule = \"cosin\";\n"
+                                          "};\n");
+    const char *m = load_fail(p, NULL, 0);
+    CHECK_CONTAINS(m, "enum.cfg:5: 'optim.schedule' = \"cosin\" is not one of cosine, linear, "
+                      "constant; did you mean \"cosine\"?");
+}
+
+static void test_required_and_cross(void) {
+    const char *p = write_cfg("nodata.cfg", "model = { path = \"gpt2\"; };\n");
+    const char *m = load_fail(p, NULL, 0);
+    CHECK_CONTAINS(m, "nodata.cfg: missing required key 'data.path'; add it, e.g. data = { path "
+                      "= \"...\"; };");
+
+    p = write_cfg("nodata2.cfg",
+                  "model = { path = \"gpt2\"; };\n\ndata = { format = \"bytes\"; };\n");
+    m = load_fail(p, NULL, 0);
+    CHECK_CONTAINS(m, "nodata2.cfg:3: missing required key 'data.path'");
+
+    p = write_cfg("nomodel.cfg", "data = { path = \"d.bin\"; };\n");
+    m = load_fail(p, NULL, 0);
+    CHECK_CONTAINS(m, "nomodel.cfg: missing required key 'model.path' or 'model.random'");
+
+    p = write_cfg("both.cfg", "data = { path = \"d.bin\"; };\n"
+                              "model = {\n"
+                              "  path = \"gpt2\";\n"
+                              "  random = { layers = 2; heads = 2; width = 32; vocab = 256; "
+                              "context = 64; };\n"
+                              "};\n");
+    m = load_fail(p, NULL, 0);
+    CHECK_CONTAINS(m, "both.cfg:4: 'model.path' and 'model.random' are both given");
+
+    p = write_cfg("noheads.cfg",
+                  "data = { path = \"d.bin\"; };\n"
+                  "model = {\n"
+                  "  random = { layers = 2; width = 32; vocab = 256; context = 64; };\n"
+                  "};\n");
+    m = load_fail(p, NULL, 0);
+    CHECK_CONTAINS(m, "noheads.cfg:3: missing required key 'model.random.heads'; add it, e.g. "
+                      "model = { random = { heads = 12; }; };");
+
+    p = write_cfg("width.cfg", "data = { path = \"d.bin\"; };\n"
+                               "model = { random = {\n"
+                               "  layers = 2;\n"
+                               "  heads = 4;\n"
+                               "  width = 30;\n"
+                               "  vocab = 256;\n"
+                               "  context = 64;\n"
+                               "}; };\n");
+    m = load_fail(p, NULL, 0);
+    CHECK_CONTAINS(m, "width.cfg:5: 'model.random.width' = 30 is not divisible by "
+                      "'model.random.heads' = 4");
+
+    p = write_cfg("seqlen.cfg", "data = { path = \"d.bin\"; };\n"
+                                "model = { random = { layers = 2; heads = 2; width = 32; vocab = "
+                                "256; context = 64; }; };\n"
+                                "batch = {\n"
+                                "  seq_len = 128;\n"
+                                "};\n");
+    m = load_fail(p, NULL, 0);
+    CHECK_CONTAINS(m, "seqlen.cfg:4: 'batch.seq_len' = 128 exceeds 'model.random.context' = 64");
+
+    /* the default seq_len (64) against a short context: reported at the context's line */
+    p = write_cfg("seqlen2.cfg", "data = { path = \"d.bin\"; };\n"
+                                 "model = { random = { layers = 2; heads = 2; width = 32; vocab = "
+                                 "256;\n"
+                                 "  context = 32; }; };\n");
+    m = load_fail(p, NULL, 0);
+    CHECK_CONTAINS(m, "seqlen2.cfg:3: 'batch.seq_len' = 64 (the default) exceeds");
+}
+
+/* ---- overrides ------------------------------------------------------------------------------ */
+
+static void test_overrides(void) {
+    const char *p = write_cfg("ov.cfg", "model = { path = \"gpt2\"; };\n"
+                                        "data = { path = \"d.bin\"; };\n"
+                                        "lora = {\n"
+                                        "  rank = 4;\n"
+                                        "  alpha = 8.0;\n"
+                                        "};\n");
+    const char *ov[] = {
+        "lora.rank=16",
+        "optim.betas=[0.9, 0.95]",
+        "data.path=foo.bin",
+        "optim.schedule = linear",
+        "run.dir=\"runs/with space\"",
+        "model.random.layers=3",
+        "model.random={layers=3; heads=2; width=32; vocab=256; context=64;}",
+        "model.random.layers=5",
+        "model.path=",
+        "seed=12345678901L",
+        "optim.warmup=7",
+        "run.checkpoint_every=1",
+        "run.checkpoint_every=2",
+    };
+    Config c;
+    if (load_ok(&c, p, ov, (int)(sizeof ov / sizeof ov[0])) != 0) return;
+    CHECK_INT(c.lora.rank, 16);
+    CHECK_DBL(c.lora.alpha, 8.0);
+    CHECK_DBL(c.optim.beta1, 0.9);
+    CHECK_DBL(c.optim.beta2, 0.95);
+    CHECK_STR(c.data.path, "foo.bin");
+    CHECK_INT(c.optim.schedule, SCHED_LINEAR);
+    CHECK_STR(c.run.dir, "runs/with space");
+    CHECK_INT(c.model.random, 1);
+    CHECK_INT(c.model.layers, 5);
+    CHECK_INT(c.model.heads, 2);
+    CHECK_STR(c.model.path, "");
+    CHECK(c.seed == 12345678901ULL, "seed via override");
+    CHECK_INT(c.optim.warmup, 7);
+    CHECK_INT(c.run.checkpoint_every, 2);
+
+    char buf[512];
+    CHECK_STR(config_where(&c, "lora.rank", buf, sizeof buf), "--set lora.rank");
+    CHECK_STR(config_where(&c, "optim.warmup", buf, sizeof buf), "--set optim.warmup");
+    CHECK_STR(config_where(&c, "model.random.layers", buf, sizeof buf),
+              "--set model.random.layers");
+    CHECK_STR(config_where(&c, "model.random.heads", buf, sizeof buf), "--set model.random");
+    char want[400];
+    snprintf(want, sizeof want, "%s:5", p);
+    CHECK_STR(config_where(&c, "lora.alpha", buf, sizeof buf), want);
+    snprintf(want, sizeof want, "%s (default)", p);
+    CHECK_STR(config_where(&c, "optim.clip", buf, sizeof buf), want);
+    check_roundtrip(&c, "ov_rt.cfg");
+    config_free(&c);
+
+    /* a model.path override switches a random-model config to a checkpoint */
+    const char *ov2[] = {"model.path=gpt2-medium", "model.random.width=64"};
+    const char *m = load_fail(p, ov2, 2);
+    CHECK_CONTAINS(m, "--set model.random.width: 'model.path' and 'model.random' are both given");
+
+    /* a string key given a number takes the text */
+    const char *ov3[] = {"data.path=123"};
+    if (load_ok(&c, p, ov3, 1) == 0) {
+        CHECK_STR(c.data.path, "123");
+        config_free(&c);
+    }
+}
+
+static void test_override_errors(void) {
+    const char *p = write_cfg("ove.cfg", "model = { path = \"gpt2\"; };\n"
+                                         "data = { path = \"d.bin\"; };\n");
+    const char *ov1[] = {"lora.rnk=16"};
+    const char *m = load_fail(p, ov1, 1);
+    CHECK_CONTAINS(m, "--set lora.rnk: unknown key 'lora.rnk'; did you mean 'lora.rank'?");
+
+    const char *ov2[] = {"lora.rank=8.5"};
+    m = load_fail(p, ov2, 1);
+    CHECK_CONTAINS(m, "--set lora.rank: 'lora.rank' must be an integer, got a float (8.5)");
+
+    const char *ov3[] = {"lora.dropout=2"};
+    m = load_fail(p, ov3, 1);
+    CHECK_CONTAINS(m, "--set lora.dropout: 'lora.dropout' = 2 is out of range");
+
+    const char *ov4[] = {"lora.rank"};
+    m = load_fail(p, ov4, 1);
+    CHECK_CONTAINS(m, "--set lora.rank: expected key=value");
+
+    const char *ov5[] = {"lora.rank=abc"};
+    m = load_fail(p, ov5, 1);
+    CHECK_CONTAINS(m, "--set lora.rank: cannot parse value 'abc'");
+
+    const char *ov6[] = {"lora.rank=4; seed=5"};
+    m = load_fail(p, ov6, 1);
+    CHECK_CONTAINS(m, "--set lora.rank: cannot parse value");
+
+    const char *ov7[] = {"optim.schedule=cosin"};
+    m = load_fail(p, ov7, 1);
+    CHECK_CONTAINS(m, "--set optim.schedule: 'optim.schedule' = \"cosin\" is not one of");
+
+    const char *ov8[] = {"lora={rank=8.5;}"};
+    m = load_fail(p, ov8, 1);
+    CHECK_CONTAINS(m, "--set lora: 'lora.rank' must be an integer");
+
+    const char *ov9[] = {"run.steps=4294967297"};
+    m = load_fail(p, ov9, 1);
+    CHECK_CONTAINS(m, "--set run.steps: integer 4294967297 does not fit in 32 bits");
+
+    const char *ov10[] = {"lora.rank.x=1"};
+    m = load_fail(p, ov10, 1);
+    CHECK_CONTAINS(m, "--set lora.rank.x: unknown key 'lora.rank.x'");
+
+    /* a scalar in the file where the override needs a group */
+    const char *q = write_cfg("ove2.cfg", "model = { path = \"gpt2\"; };\n"
+                                          "data = { path = \"d.bin\"; };\n"
+                                          "lora = 3;\n");
+    const char *ov11[] = {"lora.rank=4"};
+    m = load_fail(q, ov11, 1);
+    CHECK_CONTAINS(m, "ove2.cfg:3: 'lora' must be a group, got an integer (3)");
+}
+
+/* ---- print / save / where ------------------------------------------------------------------- */
+
+static void test_print_roundtrip(void) {
+    const char *p = write_cfg("rt.cfg", "model = { random = { layers = 2; heads = 2; width = 32;\n"
+                                        "  vocab = 256; context = 64; std = 0.1; }; };\n"
+                                        "lora = { alpha = 0.1; dropout = 0.3; targets = [\"v\", "
+                                        "\"q\"];\n  layers = [1, -1]; rslora = true; };\n"
+                                        "optim = { lr = 3e-4; betas = [0.9, 0.95]; eps = 1e-12;\n"
+                                        "  weight_decay = 0.1; min_lr_ratio = 0.1; clip = 1e6;\n"
+                                        "  schedule = \"constant\"; };\n"
+                                        "data = { path = \"we\\\"ird\\\\pa\\tth.bin\"; };\n"
+                                        "seed = 0;\n");
+    Config c;
+    if (load_ok(&c, p, NULL, 0) != 0) return;
+    CHECK_STR(c.data.path, "we\"ird\\pa\tth.bin");
+    CHECK_DBL(c.optim.lr, 3e-4);
+    CHECK_DBL(c.lora.alpha, 0.1);
+    CHECK_INT(c.lora.targets, LORA_Q | LORA_V);
+    check_roundtrip(&c, "rt_rt.cfg");
+
+    /* text details: grouped, floats always float literals, no model.path with random */
+    char path[320];
+    snprintf(path, sizeof path, "%s/rt_print.cfg", g_dir);
+    FILE *fp = fopen(path, "w+");
+    CHECK(fp != NULL, "open %s", path);
+    if (fp) {
+        config_print(&c, fp);
+        rewind(fp);
+        static char text[16384];
+        size_t n = fread(text, 1, sizeof text - 1, fp);
+        text[n] = '\0';
+        fclose(fp);
+        unlink(path);
+        CHECK_CONTAINS(text, "model = {");
+        CHECK_CONTAINS(text, "random = {");
+        CHECK_CONTAINS(text, "lr = 0.0003;");
+        CHECK_CONTAINS(text, "alpha = 0.1;");
+        CHECK_CONTAINS(text, "weight_decay = 0.1;");
+        CHECK_CONTAINS(text, "clip = 1000000.0;");
+        CHECK_CONTAINS(text, "eps = 1e-12;");
+        CHECK_CONTAINS(text, "min_lr_ratio = 0.1;");
+        CHECK_CONTAINS(text, "targets = [\"q\", \"v\"];");
+        CHECK_CONTAINS(text, "schedule = \"constant\";");
+        CHECK_CONTAINS(text, "path = \"we\\\"ird\\\\pa\\tth.bin\";");
+        CHECK_CONTAINS(text, "seed = 0;");
+        CHECK(strstr(text, "    path = \"\"") == NULL, "no model.path when random:\n%s", text);
+    }
+
+    /* config_save writes the same thing atomically */
+    char saved[320];
+    snprintf(saved, sizeof saved, "%s/saved.cfg", g_dir);
+    Err e = {{0}};
+    CHECK(config_save(&c, saved, &e) == 0, "config_save: %s", e.msg);
+    snprintf(g_files[g_nfiles < 255 ? g_nfiles++ : 255], sizeof g_files[0], "%s", saved);
+    Config back;
+    if (load_ok(&back, saved, NULL, 0) == 0) {
+        check_same(&c, &back);
+        config_free(&back);
+    }
+    char bad[320];
+    snprintf(bad, sizeof bad, "%s/no/such/dir/x.cfg", g_dir);
+    CHECK(config_save(&c, bad, &e) == -1, "config_save into a missing directory fails");
+    CHECK_CONTAINS(e.msg, "cannot create");
+    config_free(&c);
+
+    /* awkward doubles survive the trip bit-exactly */
+    static const double vals[] = {0.1,    3e-4,   1.0 / 3.0,          0.30000000000000004,
+                                  5e-324, 1e-300, 0.9999999999999999, 2.2250738585072014e-308};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        if (load_ok(&c, p, NULL, 0) != 0) return;
+        c.optim.eps = vals[i];
+        c.lora.dropout = vals[i] < 1 ? vals[i] : 0.5;
+        c.optim.beta2 = vals[i];
+        check_roundtrip(&c, "vals_rt.cfg");
+        config_free(&c);
+    }
+}
+
+static void test_where(void) {
+    const char *p = write_cfg("where.cfg", "model = { path = \"gpt2\"; };\n"
+                                           "data = { path = \"d.bin\"; };\n"
+                                           "lora = {\n"
+                                           "  layers = [0, 5];\n"
+                                           "};\n");
+    const char *ov[] = {"lora.rank=32"};
+    Config c;
+    if (load_ok(&c, p, ov, 1) != 0) return;
+    char buf[512], want[400];
+    snprintf(want, sizeof want, "%s:4", p);
+    CHECK_STR(config_where(&c, "lora.layers", buf, sizeof buf), want);
+    snprintf(want, sizeof want, "%s:3", p);
+    CHECK_STR(config_where(&c, "lora", buf, sizeof buf), want);
+    CHECK_STR(config_where(&c, "lora.rank", buf, sizeof buf), "--set lora.rank");
+    snprintf(want, sizeof want, "%s (default)", p);
+    CHECK_STR(config_where(&c, "run.steps", buf, sizeof buf), want);
+    char small[8];
+    config_where(&c, "lora.rank", small, sizeof small);
+    CHECK(strlen(small) == 7, "config_where truncates to the buffer");
+    config_free(&c);
+}
+
+static void test_lora_scale(void) {
+    LoraConfig lc = {.rank = 8, .alpha = 16.0, .rslora = 0};
+    CHECK_CLOSE(lora_scale(&lc), 2.0, 0, 0, "alpha/r");
+    lc.rslora = 1;
+    CHECK_CLOSE(lora_scale(&lc), 16.0 / sqrt(8.0), 1e-15, 0, "alpha/sqrt(r)");
+    lc.rank = 1;
+    CHECK_CLOSE(lora_scale(&lc), 16.0, 0, 0, "rank 1");
+}
+
+int main(void) {
+    snprintf(g_dir, sizeof g_dir, "/tmp/test_config.XXXXXX");
+    if (!mkdtemp(g_dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    test_full();
+    test_defaults();
+    test_tiny_example();
+    test_model_path();
+    test_numeric_forms();
+    test_file_errors();
+    test_unknown_keys();
+    test_type_errors();
+    test_range_errors();
+    test_required_and_cross();
+    test_overrides();
+    test_override_errors();
+    test_print_roundtrip();
+    test_where();
+    test_lora_scale();
+    for (int i = 0; i < g_nfiles; i++) unlink(g_files[i]);
+    rmdir(g_dir);
+    return tl_finish("test_config");
+}

@@ -1,0 +1,108 @@
+/*
+ * checkpoint.c — crash-safe checkpoint directories.
+ */
+#define _XOPEN_SOURCE 700
+#include "checkpoint.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <ftw.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "safetensors.h"
+#include "weights.h"
+
+static int remove_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw) {
+    (void)sb;
+    (void)type;
+    (void)ftw;
+    return remove(path);
+}
+
+int remove_tree(const char *path, Err *e) {
+    struct stat st;
+    if (stat(path, &st) != 0) return 0;
+    if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        return err_set(e, "%s: cannot remove: %s", path, strerror(errno));
+    return 0;
+}
+
+static int write_optim(const char *path, const AdamW *opt, Err *e) {
+    const int n = opt->m.count;
+    StWriteItem *items = xmalloc(sizeof(StWriteItem) * (size_t)(2 * n + 1), "optimizer items");
+    char(*names)[TENSOR_NAME_MAX + 2] = xmalloc((size_t)(2 * n + 1) * (TENSOR_NAME_MAX + 2),
+                                                "optimizer names");
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 2; k++) {
+            const Tensor *t = k == 0 ? &opt->m.items[i] : &opt->v.items[i];
+            snprintf(names[2 * i + k], TENSOR_NAME_MAX + 2, "%c.%s", k == 0 ? 'm' : 'v', t->name);
+            items[2 * i + k] = (StWriteItem){names[2 * i + k], t->data, t->ndim, t->shape, ST_F32};
+        }
+    char t_str[32];
+    snprintf(t_str, sizeof t_str, "%lld", (long long)opt->t);
+    const char *keys[] = {"format", "t"};
+    const char *vals[] = {"imprint-adamw", t_str};
+    int rc = st_write(path, items, 2 * n, keys, vals, 2, e);
+    xfree(names);
+    xfree(items);
+    return rc;
+}
+
+static int write_state(const char *path, const TrainState *st, Err *e) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "step", (double)st->step);
+    cJSON_AddNumberToObject(o, "tokens_seen", (double)st->tokens_seen);
+    char seed[32];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)st->seed);
+    cJSON_AddStringToObject(o, "seed", seed); /* a string: JSON numbers lose 64-bit seeds */
+    cJSON_AddNumberToObject(o, "loss", st->loss);
+    cJSON_AddNumberToObject(o, "lr", st->lr);
+    char *text = cJSON_Print(o);
+    cJSON_Delete(o);
+    int rc = file_write_atomic(path, text, strlen(text), e);
+    free(text);
+    return rc;
+}
+
+int checkpoint_write(const char *dir, const Lora *lo, const AdamW *opt, const TrainState *st,
+                     Err *e) {
+    char tmp[4096], old[4096], path[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", dir);
+    snprintf(old, sizeof old, "%s.old", dir);
+    if (remove_tree(tmp, e) != 0 || mkdir_p(tmp, e) != 0) return -1;
+
+    char step[32];
+    snprintf(step, sizeof step, "%lld", (long long)st->step);
+    const char *keys[] = {"step"};
+    const char *vals[] = {step};
+    snprintf(path, sizeof path, "%s/adapter.safetensors", tmp);
+    if (lora_save(lo, path, keys, vals, 1, e) != 0) return -1;
+    snprintf(path, sizeof path, "%s/optim.safetensors", tmp);
+    if (write_optim(path, opt, e) != 0) return -1;
+    snprintf(path, sizeof path, "%s/state.json", tmp);
+    if (write_state(path, st, e) != 0) return -1;
+    if (fsync_dir(tmp, e) != 0) return -1;
+
+    /* swap into place: dir -> dir.old, tmp -> dir, remove dir.old */
+    struct stat sb;
+    int had_old = stat(dir, &sb) == 0;
+    if (had_old) {
+        if (remove_tree(old, e) != 0) return -1;
+        if (rename(dir, old) != 0)
+            return err_set(e, "%s: cannot move the previous checkpoint aside: %s", dir,
+                           strerror(errno));
+    }
+    if (rename(tmp, dir) != 0)
+        return err_set(e, "%s: cannot rename the new checkpoint into place: %s", dir,
+                       strerror(errno));
+    char parent[4096];
+    snprintf(parent, sizeof parent, "%s", dir);
+    if (fsync_dir(dirname(parent), e) != 0) return -1;
+    if (had_old && remove_tree(old, e) != 0) return -1;
+    return 0;
+}

@@ -1,0 +1,110 @@
+/*
+ * config.h — the run configuration: a libconfig file, validated against a schema, with
+ * command-line overrides, resolved (defaults filled in) and saved with the run.
+ *
+ * Every key is checked for type and range; an unknown key is an error that names the file,
+ * the line and the nearest valid key. Paths in the file are relative to the working directory.
+ */
+#ifndef IMPRINT_CONFIG_H
+#define IMPRINT_CONFIG_H
+
+#include "util.h"
+
+#define CFG_PATH_MAX 1024
+#define CFG_NAME_MAX 64
+#define CFG_MAX_OVERRIDES 64
+
+/* LoRA target bits. */
+enum { LORA_Q = 1, LORA_K = 2, LORA_V = 4, LORA_O = 8 };
+
+typedef struct ModelConfig {
+    char path[CFG_PATH_MAX]; /* HF dir (config.json + model.safetensors) or llm.c .bin;
+                                "" when model.random is used */
+    int random;              /* 1 when the model.random group is given */
+    int layers, heads, width, vocab, context; /* model.random.* */
+    double init_std;                          /* model.random.std */
+} ModelConfig;
+
+typedef struct LoraConfig {
+    int rank;
+    double alpha;
+    int targets;        /* LORA_Q | LORA_K | LORA_V | LORA_O */
+    int layer_first;    /* inclusive; lora.layers = [first, last]; default [0, -1] */
+    int layer_last;     /* -1 means "the model's last layer" (resolved when the model loads) */
+    double dropout;     /* in [0, 1) */
+    int rslora;         /* scale alpha/sqrt(r) instead of alpha/r */
+} LoraConfig;
+
+typedef enum { SCHED_COSINE = 0, SCHED_LINEAR = 1, SCHED_CONSTANT = 2 } Schedule;
+
+typedef struct OptimConfig {
+    double lr;
+    double beta1, beta2; /* optim.betas = [b1, b2] */
+    double eps;
+    double weight_decay;
+    int warmup;          /* steps of linear warmup from 0 */
+    Schedule schedule;
+    double min_lr_ratio; /* the schedule decays to lr * min_lr_ratio */
+    double clip;         /* global-norm clip; 0 disables */
+} OptimConfig;
+
+typedef enum { DATA_LLMC = 0, DATA_BYTES = 1 } DataFormat;
+typedef enum { SAMPLE_RANDOM = 0, SAMPLE_SEQUENTIAL = 1 } Sampling;
+
+typedef struct DataConfig {
+    char path[CFG_PATH_MAX];
+    DataFormat format;
+    Sampling sampling;
+} DataConfig;
+
+typedef struct BatchConfig {
+    int global;  /* sequences per optimizer step, summed over all ranks */
+    int seq_len; /* tokens per sequence */
+} BatchConfig;
+
+typedef struct RunConfig {
+    char dir[CFG_PATH_MAX];
+    int steps;            /* optimizer steps */
+    int checkpoint_every; /* 0: only at the end */
+    int log_every;
+    int threads;          /* OpenMP/BLAS threads per rank; 0: leave the default */
+} RunConfig;
+
+typedef struct Config {
+    ModelConfig model;
+    LoraConfig lora;
+    OptimConfig optim;
+    DataConfig data;
+    BatchConfig batch;
+    RunConfig run;
+    uint64_t seed;
+
+    /* Where things came from, for messages raised after loading (e.g. when lora.layers is
+     * checked against the model's depth): see config_where(). */
+    char source[CFG_PATH_MAX];
+    void *tree; /* the libconfig tree (config_t *), kept for line numbers */
+} Config;
+
+/* Loads `path`, applies `overrides` ("key=value", libconfig value syntax; strings may be given
+ * without quotes), validates every key, fills defaults. Returns 0 or -1 with e filled. */
+int config_load(Config *cfg, const char *path, const char *const *overrides, int n_overrides,
+                Err *e);
+
+/* Frees the libconfig tree. */
+void config_free(Config *cfg);
+
+/* "file:line" of a key (e.g. "lora.layers"), "--set lora.layers" for an override, or
+ * "file (default)" for a key not given. Writes into buf and returns it. */
+const char *config_where(const Config *cfg, const char *key, char *buf, size_t n);
+
+/* Writes the resolved config (every key, defaults included) in libconfig syntax, which
+ * config_load() reads back to the same Config. */
+void config_print(const Config *cfg, FILE *fp);
+
+/* config_print() into a file, atomically. */
+int config_save(const Config *cfg, const char *path, Err *e);
+
+/* LoRA scale: alpha/r, or alpha/sqrt(r) with rslora. */
+double lora_scale(const LoraConfig *lc);
+
+#endif

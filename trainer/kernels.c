@@ -1,0 +1,256 @@
+/*
+ * kernels.c — CPU forward/backward building blocks (see kernels.h).
+ */
+#include "kernels.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+/* ---- matrix products ------------------------------------------------------------------- */
+
+void mm_forward(float *out, int ldo, const float *in, const float *w, const float *bias, int rows,
+                int in_dim, int out_dim, int accumulate) {
+    float beta = 0.0f;
+    if (accumulate) {
+        beta = 1.0f;
+        if (bias) {
+#pragma omp parallel for schedule(static)
+            for (int r = 0; r < rows; r++) {
+                float *o = out + (size_t)r * ldo;
+#pragma omp simd
+                for (int j = 0; j < out_dim; j++) o[j] += bias[j];
+            }
+        }
+    } else if (bias) {
+        beta = 1.0f;
+#pragma omp parallel for schedule(static)
+        for (int r = 0; r < rows; r++) memcpy(out + (size_t)r * ldo, bias, sizeof(float) * out_dim);
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, out_dim, in_dim, 1.0f, in, in_dim,
+                w, out_dim, beta, out, ldo);
+}
+
+void mm_backward_input(float *din, const float *dout, int ldd, const float *w, int rows, int in_dim,
+                       int out_dim, int accumulate) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, in_dim, out_dim, 1.0f, dout, ldd, w,
+                out_dim, accumulate ? 1.0f : 0.0f, din, in_dim);
+}
+
+void mm_backward_weight(float *dw, float *dbias, const float *in, const float *dout, int ldd,
+                        int rows, int in_dim, int out_dim) {
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, in_dim, out_dim, rows, 1.0f, in, in_dim,
+                dout, ldd, 1.0f, dw, out_dim);
+    if (dbias) {
+        /* columns split over threads, rows summed in order: deterministic */
+#pragma omp parallel for schedule(static)
+        for (int j = 0; j < out_dim; j++) {
+            float s = 0.0f;
+            for (int r = 0; r < rows; r++) s += dout[(size_t)r * ldd + j];
+            dbias[j] += s;
+        }
+    }
+}
+
+void lm_head_forward(float *logits, const float *x, const float *wte, int rows, int C, int V) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, V, C, 1.0f, x, C, wte, C, 0.0f,
+                logits, V);
+}
+
+void lm_head_backward(float *dx, float *dwte, const float *dlogits, const float *x,
+                      const float *wte, int rows, int C, int V) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, C, V, 1.0f, dlogits, V, wte, C,
+                0.0f, dx, C);
+    if (dwte)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, C, rows, 1.0f, dlogits, V, x, C,
+                    1.0f, dwte, C);
+}
+
+/* ---- LayerNorm ------------------------------------------------------------------------- */
+
+void layernorm_forward(float *out, float *mean, float *rstd, const float *in, const float *w,
+                       const float *b, int rows, int C, float eps) {
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < rows; r++) {
+        const float *x = in + (size_t)r * C;
+        float *o = out + (size_t)r * C;
+        float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+        for (int i = 0; i < C; i++) s += x[i];
+        float m = s / C;
+        float v = 0.0f;
+#pragma omp simd reduction(+ : v)
+        for (int i = 0; i < C; i++) {
+            float d = x[i] - m;
+            v += d * d;
+        }
+        float rs = 1.0f / sqrtf(v / C + eps);
+#pragma omp simd
+        for (int i = 0; i < C; i++) o[i] = (x[i] - m) * rs * w[i] + b[i];
+        mean[r] = m;
+        rstd[r] = rs;
+    }
+}
+
+void layernorm_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                        const float *w, const float *mean, const float *rstd, int rows, int C) {
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < rows; r++) {
+        const float *dy = dout + (size_t)r * C;
+        const float *x = in + (size_t)r * C;
+        float *dx = din + (size_t)r * C;
+        float m = mean[r], rs = rstd[r];
+        float dnorm_mean = 0.0f, dnorm_norm_mean = 0.0f;
+#pragma omp simd reduction(+ : dnorm_mean, dnorm_norm_mean)
+        for (int i = 0; i < C; i++) {
+            float norm = (x[i] - m) * rs;
+            float dnorm = w[i] * dy[i];
+            dnorm_mean += dnorm;
+            dnorm_norm_mean += dnorm * norm;
+        }
+        dnorm_mean /= C;
+        dnorm_norm_mean /= C;
+#pragma omp simd
+        for (int i = 0; i < C; i++) {
+            float norm = (x[i] - m) * rs;
+            float dnorm = w[i] * dy[i];
+            dx[i] += (dnorm - dnorm_mean - norm * dnorm_norm_mean) * rs;
+        }
+    }
+    if (dw || db) {
+        /* parameter gradients: columns over threads, rows in order */
+#pragma omp parallel for schedule(static)
+        for (int i = 0; i < C; i++) {
+            float sw = 0.0f, sb = 0.0f;
+            for (int r = 0; r < rows; r++) {
+                float dy = dout[(size_t)r * C + i];
+                sw += (in[(size_t)r * C + i] - mean[r]) * rstd[r] * dy;
+                sb += dy;
+            }
+            if (dw) dw[i] += sw;
+            if (db) db[i] += sb;
+        }
+    }
+}
+
+/* ---- GELU (tanh approximation, "gelu_new") --------------------------------------------- */
+
+#define GELU_S 0.7978845608028654f /* sqrt(2/pi) */
+
+static inline float tanh_fast(float u) {
+    /* tanh(u) = 1 - 2/(exp(2u) + 1); the absolute error stays ~1e-7, which is what GELU's
+     * (1 + tanh) needs. */
+    return 1.0f - 2.0f / (fast_expf(2.0f * u) + 1.0f);
+}
+
+void gelu_forward(float *out, const float *in, size_t n) {
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float x = in[i];
+        float u = GELU_S * (x + 0.044715f * x * x * x);
+        out[i] = 0.5f * x * (1.0f + tanh_fast(u));
+    }
+}
+
+void gelu_backward(float *d_inout, const float *in, size_t n) {
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float x = in[i];
+        float u = GELU_S * (x + 0.044715f * x * x * x);
+        float th = tanh_fast(u);
+        float du = GELU_S * (1.0f + 3.0f * 0.044715f * x * x);
+        float g = 0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * du;
+        d_inout[i] *= g;
+    }
+}
+
+/* ---- causal self-attention ------------------------------------------------------------- */
+
+void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH) {
+    const int hs = C / NH, C3 = 3 * C;
+    const float scale = 1.0f / sqrtf((float)hs);
+#pragma omp parallel for collapse(3) schedule(static)
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++)
+            for (int t = 0; t < T; t++) {
+                const float *q = qkv + ((size_t)b * T + t) * C3 + h * hs;
+                float *a = att + (((size_t)b * NH + h) * T + t) * T;
+                float mx = -INFINITY;
+                for (int t2 = 0; t2 <= t; t2++) {
+                    const float *k = qkv + ((size_t)b * T + t2) * C3 + C + h * hs;
+                    float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+                    for (int i = 0; i < hs; i++) s += q[i] * k[i];
+                    s *= scale;
+                    a[t2] = s;
+                    if (s > mx) mx = s;
+                }
+                float sum = 0.0f;
+                for (int t2 = 0; t2 <= t; t2++) {
+                    float ev = fast_expf(a[t2] - mx);
+                    a[t2] = ev;
+                    sum += ev;
+                }
+                float inv = 1.0f / sum;
+                for (int t2 = 0; t2 <= t; t2++) a[t2] *= inv;
+                for (int t2 = t + 1; t2 < T; t2++) a[t2] = 0.0f;
+                float *o = out + ((size_t)b * T + t) * C + h * hs;
+                for (int i = 0; i < hs; i++) o[i] = 0.0f;
+                for (int t2 = 0; t2 <= t; t2++) {
+                    const float *v = qkv + ((size_t)b * T + t2) * C3 + 2 * C + h * hs;
+                    float p = a[t2];
+#pragma omp simd
+                    for (int i = 0; i < hs; i++) o[i] += p * v[i];
+                }
+            }
+}
+
+void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
+                        const float *att, int B, int T, int C, int NH) {
+    const int hs = C / NH, C3 = 3 * C;
+    const float scale = 1.0f / sqrtf((float)hs);
+    /* one (b, h) per task: it owns the q, k, v columns of head h in rows of sample b */
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++) {
+            for (int t = 0; t < T; t++) {
+                float *d = dqkv + ((size_t)b * T + t) * C3 + h * hs;
+                memset(d, 0, sizeof(float) * hs);
+                memset(d + C, 0, sizeof(float) * hs);
+                memset(d + 2 * C, 0, sizeof(float) * hs);
+            }
+            for (int t = 0; t < T; t++) {
+                const float *a = att + (((size_t)b * NH + h) * T + t) * T;
+                float *da = scratch + (((size_t)b * NH + h) * T + t) * T;
+                const float *dy = dout + ((size_t)b * T + t) * C + h * hs;
+                const float *q = qkv + ((size_t)b * T + t) * C3 + h * hs;
+                float *dq = dqkv + ((size_t)b * T + t) * C3 + h * hs;
+                /* through y = sum_t2 a[t2] v[t2] */
+                for (int t2 = 0; t2 <= t; t2++) {
+                    const float *v = qkv + ((size_t)b * T + t2) * C3 + 2 * C + h * hs;
+                    float *dv = dqkv + ((size_t)b * T + t2) * C3 + 2 * C + h * hs;
+                    float s = 0.0f;
+                    float p = a[t2];
+#pragma omp simd reduction(+ : s)
+                    for (int i = 0; i < hs; i++) {
+                        s += dy[i] * v[i];
+                        dv[i] += p * dy[i];
+                    }
+                    da[t2] = s;
+                }
+                /* through the softmax */
+                float dot = 0.0f;
+                for (int t2 = 0; t2 <= t; t2++) dot += a[t2] * da[t2];
+                for (int t2 = 0; t2 <= t; t2++) {
+                    float dpre = a[t2] * (da[t2] - dot) * scale;
+                    const float *k = qkv + ((size_t)b * T + t2) * C3 + C + h * hs;
+                    float *dk = dqkv + ((size_t)b * T + t2) * C3 + C + h * hs;
+#pragma omp simd
+                    for (int i = 0; i < hs; i++) {
+                        dq[i] += dpre * k[i];
+                        dk[i] += dpre * q[i];
+                    }
+                }
+            }
+        }
+}

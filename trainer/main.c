@@ -1,0 +1,145 @@
+/*
+ * main.c — the imprint command line: subcommands, options, and the one place where an error
+ * becomes a message on stderr and an exit status.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "comm.h"
+#include "config.h"
+#include "train.h"
+#include "util.h"
+
+static const char *USAGE =
+    "imprint — imprint reasoning trails into a transformer with attention-only LoRA\n"
+    "\n"
+    "usage:\n"
+    "  imprint train CONFIG [--set KEY=VALUE]... [--overwrite] [--quiet]\n"
+    "      Train LoRA adapters as CONFIG says (run it under mpirun/srun for several ranks).\n"
+    "  imprint config CONFIG [--set KEY=VALUE]...\n"
+    "      Validate CONFIG and print it resolved, every default filled in.\n"
+    "  imprint version\n"
+    "  imprint help | --help | -h\n"
+    "\n"
+    "options:\n"
+    "  --set KEY=VALUE  override a config key, e.g. --set lora.rank=16 --set optim.lr=1e-3\n"
+    "                   (values in libconfig syntax; strings may omit their quotes)\n"
+    "  --overwrite      replace checkpoints an earlier run left in run.dir\n"
+    "  --quiet          no banner or progress lines\n"
+    "\n"
+    "The config reference is in README.md; configs/ holds examples.\n";
+
+typedef struct Cli {
+    const char *command;
+    const char *config;
+    const char *overrides[CFG_MAX_OVERRIDES];
+    int n_overrides;
+    TrainOptions train;
+} Cli;
+
+static const char *COMMANDS[] = {"train", "config", "version", "help"};
+
+static int parse_cli(Cli *cli, int argc, char **argv, Err *e) {
+    memset(cli, 0, sizeof *cli);
+    if (argc < 2) return err_set(e, "no command given; run 'imprint --help' for usage");
+    cli->command = argv[1];
+    if (!strcmp(cli->command, "--help") || !strcmp(cli->command, "-h")) cli->command = "help";
+    if (!strcmp(cli->command, "--version")) cli->command = "version";
+    int known = 0;
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof *COMMANDS; i++)
+        known |= !strcmp(cli->command, COMMANDS[i]);
+    if (!known) {
+        const char *best = COMMANDS[0];
+        for (size_t i = 1; i < sizeof COMMANDS / sizeof *COMMANDS; i++)
+            if (edit_distance(cli->command, COMMANDS[i]) < edit_distance(cli->command, best))
+                best = COMMANDS[i];
+        return err_set(e, "unknown command '%s'; did you mean '%s'? (imprint --help lists them)",
+                       cli->command, best);
+    }
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            cli->command = "help";
+            return 0;
+        } else if (!strcmp(a, "--set") || !strncmp(a, "--set=", 6)) {
+            const char *kv = a[5] == '=' ? a + 6 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!kv || !strchr(kv, '='))
+                return err_set(e, "--set needs KEY=VALUE, e.g. --set lora.rank=16");
+            if (cli->n_overrides == CFG_MAX_OVERRIDES)
+                return err_set(e, "too many --set options (at most %d)", CFG_MAX_OVERRIDES);
+            cli->overrides[cli->n_overrides++] = kv;
+        } else if (!strcmp(a, "--overwrite")) {
+            cli->train.overwrite = 1;
+        } else if (!strcmp(a, "--quiet")) {
+            cli->train.quiet = 1;
+        } else if (a[0] == '-') {
+            return err_set(e, "unknown option '%s'; run 'imprint --help' for usage", a);
+        } else if (!cli->config) {
+            cli->config = a;
+        } else {
+            return err_set(e, "unexpected argument '%s' (the config is already '%s')", a,
+                           cli->config);
+        }
+    }
+    int needs_config = !strcmp(cli->command, "train") || !strcmp(cli->command, "config");
+    if (needs_config && !cli->config)
+        return err_set(e, "'imprint %s' needs a config file, e.g. imprint %s configs/default.cfg",
+                       cli->command, cli->command);
+    return 0;
+}
+
+/* Before MPI is up, the launcher's environment tells which rank this process will be; used so
+ * that an error every rank hits (a bad config) is printed once, not once per rank. */
+static int launcher_rank(void) {
+    const char *vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"};
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v) return atoi(v);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    Err e = {{0}};
+    Cli cli;
+    if (parse_cli(&cli, argc, argv, &e) != 0) {
+        if (launcher_rank() != 0) return 2;
+        fprintf(stderr, "imprint: error: %s\n", e.msg);
+        return 2;
+    }
+    if (!strcmp(cli.command, "help")) {
+        fputs(USAGE, stdout);
+        return 0;
+    }
+    if (!strcmp(cli.command, "version")) {
+        printf("imprint %s (%s)\n", IMPRINT_VERSION, IMPRINT_GIT);
+        return 0;
+    }
+
+    Config cfg;
+    if (config_load(&cfg, cli.config, cli.overrides, cli.n_overrides, &e) != 0) {
+        if (launcher_rank() != 0) return 1;
+        die("%s", e.msg);
+    }
+    if (!strcmp(cli.command, "config")) {
+        config_print(&cfg, stdout);
+        config_free(&cfg);
+        return 0;
+    }
+
+    /* train */
+    Comm comm;
+    if (comm_init(&comm, &argc, &argv) != 0) die("cannot initialise MPI");
+    if (comm.rank == 0 && !cli.train.quiet) {
+        printf("---- resolved config ----\n");
+        config_print(&cfg, stdout);
+        printf("-------------------------\n");
+    }
+    int rc = train_run(&cfg, &comm, &cli.train, &e);
+    if (rc != 0 && e.msg[0]) fprintf(stderr, "imprint: error: rank %d: %s\n", comm.rank, e.msg);
+    config_free(&cfg);
+    comm_finalize(&comm);
+    return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,301 @@
+/*
+ * train.c — the training loop of `imprint train`.
+ *
+ * One step, on every rank:
+ *   1. cut the global batch: rank r computes samples [first, first + count) of it
+ *   2. agree on the global sum of loss weights W (one tiny all-reduce)
+ *   3. forward, loss, backward with dloss = 1/W: local gradients are already normalised
+ *   4. all-reduce the flat LoRA gradient buffer (comm/ is the only place it crosses ranks)
+ *   5. global norm (after the all-reduce, so every rank sees the same), clip, AdamW
+ * Every rank ends the step holding bit-identical adapters; checkpoints verify that.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "train.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "data.h"
+#include "model.h"
+#include "optim.h"
+#include "weights.h"
+
+typedef struct Trainer {
+    const Config *cfg;
+    Comm *comm;
+    GPT2 model;
+    Lora lora;
+    AdamW opt;
+    TokenData data;
+    int max_rows;      /* most samples any rank computes per step */
+    int32_t *inputs;   /* [max_rows * T] */
+    int32_t *targets;  /* [max_rows * T] */
+    float *weights;    /* [max_rows * T] */
+    uint8_t *active;   /* [lora.params.count]: tensor learns this step */
+    FILE *metrics;     /* rank 0: metrics.jsonl */
+} Trainer;
+
+/* ---- setup --------------------------------------------------------------------------------- */
+
+static void set_threads(const Config *cfg, const Comm *comm) {
+    int n = cfg->run.threads;
+    if (n <= 0 && getenv("OMP_NUM_THREADS")) return; /* the user decided */
+    if (n <= 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        n = (int)(cores / (comm->local_size > 0 ? comm->local_size : 1));
+        if (n < 1) n = 1;
+    }
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+}
+
+static int build_model(Trainer *tr, Err *e) {
+    const Config *cfg = tr->cfg;
+    char where[CFG_PATH_MAX + 64];
+    GPT2Config mc;
+    const int T = cfg->batch.seq_len;
+    if (cfg->model.random) {
+        mc = (GPT2Config){cfg->model.layers, cfg->model.heads, cfg->model.width,
+                          cfg->model.vocab,  cfg->model.context, 1e-5f};
+        if (gpt2_config_check(&mc, e) != 0)
+            return err_prefix(e, "%s", config_where(cfg, "model.random", where, sizeof where));
+    } else {
+        WeightsFormat fmt;
+        if (weights_probe(cfg->model.path, &mc, &fmt, e) != 0) return -1;
+    }
+    if (T > mc.n_ctx)
+        return err_set(e, "%s: batch.seq_len = %d exceeds the model's context of %d positions",
+                       config_where(cfg, "batch.seq_len", where, sizeof where), T, mc.n_ctx);
+    gpt2_build(&tr->model, &mc, tr->max_rows, T);
+    if (cfg->model.random)
+        gpt2_init_random(&tr->model, (float)cfg->model.init_std, cfg->seed);
+    else if (weights_load(&tr->model, cfg->model.path, e) != 0)
+        return -1;
+    return 0;
+}
+
+static int build_lora(Trainer *tr, Err *e) {
+    const Config *cfg = tr->cfg;
+    const LoraConfig *lc = &cfg->lora;
+    char where[CFG_PATH_MAX + 64];
+    const int L = tr->model.cfg.n_layer;
+    LoraSpec spec = {.rank = lc->rank,
+                     .alpha = (float)lc->alpha,
+                     .rslora = lc->rslora,
+                     .dropout = (float)lc->dropout,
+                     .targets = lc->targets,
+                     .layer_first = lc->layer_first,
+                     .layer_last = lc->layer_last < 0 ? L - 1 : lc->layer_last};
+    if (lora_spec_check(&spec, L, e) != 0)
+        return err_prefix(e, "%s", config_where(cfg, "lora.layers", where, sizeof where));
+    lora_build(&tr->lora, &spec, L, tr->model.cfg.n_embd, tr->max_rows * cfg->batch.seq_len,
+               cfg->seed);
+    tr->active = xmalloc((size_t)tr->lora.params.count, "active flags");
+    for (int i = 0; i < tr->lora.params.count; i++) tr->active[i] = 1;
+    adamw_build(&tr->opt, &tr->lora.params, (float)cfg->optim.beta1, (float)cfg->optim.beta2,
+                (float)cfg->optim.eps, (float)cfg->optim.weight_decay);
+    return 0;
+}
+
+static int prepare_run_dir(const Trainer *tr, const TrainOptions *opt, Err *e) {
+    const Config *cfg = tr->cfg;
+    char path[CFG_PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/checkpoints", cfg->run.dir);
+    struct stat sb;
+    if (stat(path, &sb) == 0) {
+        if (!opt->overwrite)
+            return err_set(e,
+                           "%s: already holds checkpoints of an earlier run; choose another "
+                           "run.dir (--set run.dir=...) or pass --overwrite to replace them",
+                           cfg->run.dir);
+        if (remove_tree(path, e) != 0) return -1;
+    }
+    if (mkdir_p(path, e) != 0) return -1;
+    snprintf(path, sizeof path, "%s/config.cfg", cfg->run.dir);
+    if (config_save(cfg, path, e) != 0) return -1;
+    snprintf(path, sizeof path, "%s/metrics.jsonl", cfg->run.dir);
+    FILE *fp = fopen(path, "w");
+    if (!fp) return err_set(e, "%s: cannot create: %s", path, strerror(errno));
+    ((Trainer *)tr)->metrics = fp;
+    return 0;
+}
+
+static int setup(Trainer *tr, const TrainOptions *opt, Err *e) {
+    const Config *cfg = tr->cfg;
+    const int64_t global = cfg->batch.global;
+    tr->max_rows = (int)((global + tr->comm->size - 1) / tr->comm->size);
+    if (build_model(tr, e) != 0) return -1;
+    if (build_lora(tr, e) != 0) return -1;
+    if (data_open(&tr->data, cfg->data.path, cfg->data.format, cfg->data.sampling, cfg->seed, e) !=
+        0)
+        return -1;
+    if (data_check(&tr->data, cfg->batch.seq_len, tr->model.cfg.vocab, e) != 0) return -1;
+    const size_t n = (size_t)tr->max_rows * cfg->batch.seq_len;
+    tr->inputs = xmalloc(sizeof(int32_t) * n, "batch inputs");
+    tr->targets = xmalloc(sizeof(int32_t) * n, "batch targets");
+    tr->weights = xmalloc(sizeof(float) * n, "batch weights");
+    if (tr->comm->rank == 0 && prepare_run_dir(tr, opt, e) != 0) return -1;
+    return 0;
+}
+
+static void teardown(Trainer *tr) {
+    if (tr->metrics) fclose(tr->metrics);
+    data_close(&tr->data);
+    if (tr->opt.m.items) adamw_free(&tr->opt);
+    if (tr->lora.ad) lora_free(&tr->lora);
+    if (tr->model.params.set.items) gpt2_free(&tr->model);
+    xfree(tr->inputs);
+    xfree(tr->targets);
+    xfree(tr->weights);
+    xfree(tr->active);
+}
+
+/* ---- checks and output ----------------------------------------------------------------------- */
+
+static uint64_t lora_hash(const Lora *lo) {
+    return hash_fnv1a64(lo->params.memory, sizeof(float) * lo->params.numel, 0);
+}
+
+static int save_checkpoint(Trainer *tr, const TrainState *st, Err *e) {
+    /* every rank must hold the same adapter: a cheap end-to-end check of the data-parallel
+     * path (a diverged rank would silently train a different model) */
+    uint64_t h = lora_hash(&tr->lora);
+    if (!comm_all_equal_u64(tr->comm, h))
+        return err_set(e, "step %lld: ranks hold different adapters (rank %d: %016llx); this is a "
+                          "bug, please report it with the config",
+                       (long long)st->step, tr->comm->rank, (unsigned long long)h);
+    int failed = 0;
+    if (tr->comm->rank == 0) {
+        char dir[CFG_PATH_MAX + 64];
+        snprintf(dir, sizeof dir, "%s/checkpoints/step-%06lld", tr->cfg->run.dir,
+                 (long long)st->step);
+        failed = checkpoint_write(dir, &tr->lora, &tr->opt, st, e) != 0;
+        if (!failed)
+            printf("checkpoint %s (adapter fnv64 %016llx, identical on %d rank%s)\n", dir,
+                   (unsigned long long)h, tr->comm->size, tr->comm->size == 1 ? "" : "s");
+    }
+    return comm_first_failure(tr->comm, failed) >= 0 ? -1 : 0;
+}
+
+static void print_banner(const Trainer *tr) {
+    const Config *cfg = tr->cfg;
+    const GPT2Config *mc = &tr->model.cfg;
+    size_t lora_params = 0;
+    for (int i = 0; i < tr->lora.params.count; i++) lora_params += tr->lora.params.items[i].numel;
+    printf("imprint %s (%s): %d rank%s x %d thread%s\n", IMPRINT_VERSION, IMPRINT_GIT,
+           tr->comm->size, tr->comm->size == 1 ? "" : "s", omp_get_max_threads(),
+           omp_get_max_threads() == 1 ? "" : "s");
+    printf("model   %s: %d layers, %d heads, width %d, vocab %d, context %d, %.2fM params\n",
+           cfg->model.random ? "random init" : cfg->model.path, mc->n_layer, mc->n_head,
+           mc->n_embd, mc->vocab, mc->n_ctx, gpt2_num_params(&tr->model) / 1e6);
+    printf("lora    rank %d, alpha %g (scale %g), layers %d-%d, %zu trainable params\n",
+           tr->lora.spec.rank, tr->lora.spec.alpha, tr->lora.scale, tr->lora.spec.layer_first,
+           tr->lora.spec.layer_last, lora_params);
+    printf("data    %s: %lld tokens; batch %d x %d tokens, %d samples on this rank at most\n",
+           cfg->data.path, (long long)tr->data.n_tokens, cfg->batch.global, cfg->batch.seq_len,
+           tr->max_rows);
+    printf("run     %s, %d steps\n", cfg->run.dir, cfg->run.steps);
+    fflush(stdout);
+}
+
+/* ---- the loop ------------------------------------------------------------------------------- */
+
+static int train_loop(Trainer *tr, Err *e) {
+    const Config *cfg = tr->cfg;
+    Comm *comm = tr->comm;
+    const int T = cfg->batch.seq_len, global = cfg->batch.global;
+    int64_t first, count;
+    comm_slice(global, comm->rank, comm->size, &first, &count);
+    TrainState st = {.seed = cfg->seed};
+    double t_start = now_seconds(), t_last = t_start;
+
+    for (int64_t step = 0; step < cfg->run.steps; step++) {
+        const int64_t sample0 = step * (int64_t)global + first;
+        Batch b = {tr->inputs, tr->targets, tr->weights, (int)count, T, (uint64_t)sample0,
+                   (uint64_t)step};
+        double sums[2] = {0.0, 0.0}; /* weighted loss, weight */
+        if (count > 0) {
+            data_fill(&tr->data, sample0, (int)count, T, tr->inputs, tr->targets, tr->weights);
+            for (int64_t i = 0; i < count * T; i++) sums[1] += tr->weights[i];
+        }
+        double wsum = sums[1];
+        comm_allreduce_sum_f64(comm, &wsum, 1);
+        if (wsum <= 0.0)
+            return err_set(e, "step %lld: the global batch has no token with a loss weight",
+                           (long long)step);
+
+        lora_zero_grad(&tr->lora);
+        if (count > 0) {
+            if (gpt2_forward(&tr->model, &tr->lora, &b, e) != 0) return -1;
+            sums[0] = gpt2_loss(&tr->model, &b);
+            gpt2_backward(&tr->model, &tr->lora, &b, (float)(1.0 / wsum));
+        }
+        comm_allreduce_sum_f32(comm, tr->lora.grads.memory, tr->lora.grads.numel);
+        double loss = sums[0];
+        comm_allreduce_sum_f64(comm, &loss, 1);
+        loss /= wsum;
+        if (!isfinite(loss))
+            return err_set(e, "step %lld: loss is %g; lower optim.lr or check the data",
+                           (long long)step, loss);
+
+        double norm = grad_global_norm(&tr->lora.grads);
+        grad_clip(&tr->lora.grads, norm, (float)cfg->optim.clip);
+        float lr = lr_at(&cfg->optim, step, cfg->run.steps);
+        adamw_step(&tr->opt, &tr->lora.params, &tr->lora.grads, tr->active, lr);
+
+        st.step = step + 1;
+        st.tokens_seen += (int64_t)wsum;
+        st.loss = loss;
+        st.lr = lr;
+        double now = now_seconds();
+        double ms = 1000.0 * (now - t_last);
+        t_last = now;
+        if (comm->rank == 0) {
+            double tok_s = wsum / (ms / 1000.0);
+            fprintf(tr->metrics,
+                    "{\"step\":%lld,\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.6g,\"tokens\":%lld,"
+                    "\"ms\":%.2f,\"tok_per_s\":%.1f}\n",
+                    (long long)st.step, loss, lr, norm, (long long)st.tokens_seen, ms, tok_s);
+            fflush(tr->metrics);
+            if (st.step % cfg->run.log_every == 0 || st.step == cfg->run.steps) {
+                double eta = (now - t_start) / st.step * (cfg->run.steps - st.step);
+                printf("step %5lld/%d | loss %.4f | lr %.3e | norm %.4f | %7.0f tok/s | "
+                       "%7.1f ms/step | eta %.0fs\n",
+                       (long long)st.step, cfg->run.steps, loss, lr, norm, tok_s, ms, eta);
+                fflush(stdout);
+            }
+        }
+        int last = st.step == cfg->run.steps;
+        int periodic = cfg->run.checkpoint_every > 0 && st.step % cfg->run.checkpoint_every == 0;
+        if ((last || periodic) && save_checkpoint(tr, &st, e) != 0) return -1;
+    }
+    return 0;
+}
+
+int train_run(const Config *cfg, Comm *comm, const TrainOptions *opt, Err *e) {
+    Trainer tr;
+    memset(&tr, 0, sizeof tr);
+    tr.cfg = cfg;
+    tr.comm = comm;
+    set_threads(cfg, comm);
+    int failed = setup(&tr, opt, e) != 0;
+    int first_bad = comm_first_failure(comm, failed);
+    int rc = 0;
+    if (first_bad >= 0) {
+        /* only the lowest failing rank keeps its message; the others stay quiet */
+        if (comm->rank != first_bad) e->msg[0] = '\0';
+        rc = -1;
+    } else {
+        if (comm->rank == 0 && !opt->quiet) print_banner(&tr);
+        rc = train_loop(&tr, e);
+    }
+    teardown(&tr);
+    return rc;
+}
