@@ -71,7 +71,9 @@ Tensor *tensorset_find(const TensorSet *s, const char *name) {
 int gpt2_config_check(const GPT2Config *c, Err *e) {
     if (c->n_layer < 1 || c->n_layer > 1024)
         return err_set(e, "n_layer = %d is out of range [1, 1024]", c->n_layer);
-    if (c->n_head < 1 || c->n_embd < 1 || c->n_embd % c->n_head != 0)
+    if (c->n_embd < 1 || c->n_embd > 65536)
+        return err_set(e, "n_embd = %d is out of range [1, 65536]", c->n_embd);
+    if (c->n_head < 1 || c->n_embd % c->n_head != 0)
         return err_set(e, "n_embd = %d must be a positive multiple of n_head = %d", c->n_embd,
                        c->n_head);
     if (c->vocab < 2 || c->vocab > 10000000)

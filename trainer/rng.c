@@ -55,6 +55,8 @@ uint64_t rng_u64(uint64_t seed, uint32_t stream, uint32_t sub, uint64_t index) {
 
 void rng_fill_uniform(float *out, uint64_t n, float lo, float hi, uint64_t seed, uint32_t stream,
                       uint32_t sub, uint64_t first) {
+    /* each element is a pure function of its index: any thread split gives the same bits */
+#pragma omp parallel for schedule(static)
     for (uint64_t i = 0; i < n; i++) {
         uint64_t e = first + i;
         uint32_t w[4];
@@ -65,6 +67,7 @@ void rng_fill_uniform(float *out, uint64_t n, float lo, float hi, uint64_t seed,
 
 void rng_fill_normal(float *out, uint64_t n, float std, uint64_t seed, uint32_t stream,
                      uint32_t sub, uint64_t first) {
+#pragma omp parallel for schedule(static)
     for (uint64_t i = 0; i < n; i++) {
         uint64_t e = first + i;
         uint32_t w[4];
