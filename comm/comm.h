@@ -29,6 +29,10 @@ typedef struct Comm {
 int comm_init(Comm *c, int *argc, char ***argv);
 void comm_finalize(Comm *c);
 
+/* A one-rank communicator over MPI_COMM_SELF inside an initialised MPI job (tests compare a
+ * data-parallel run with the same work done alone). comm_finalize releases it. */
+int comm_init_self(Comm *c);
+
 /* Host-buffer collectives (MPI). In place. */
 void comm_allreduce_sum_f32(Comm *c, float *buf, size_t n);
 void comm_allreduce_sum_f64(Comm *c, double *buf, size_t n);

@@ -96,6 +96,23 @@ int comm_init(Comm *c, int *argc, char ***argv) {
     return 0;
 }
 
+int comm_init_self(Comm *c) {
+    memset(c, 0, sizeof *c);
+    int initialized = 0;
+    MPI_CHECK(-1, MPI_Initialized, &initialized);
+    if (!initialized) die("comm_init_self: call comm_init first");
+    CommMpi *m = xmalloc(sizeof *m, "MPI communicator state");
+    m->world = MPI_COMM_SELF;
+    MPI_CHECK(-1, MPI_Comm_dup, MPI_COMM_SELF, &m->node);
+    c->rank = 0;
+    c->size = 1;
+    c->local_rank = 0;
+    c->local_size = 1;
+    c->backend = COMM_BACKEND_MPI;
+    c->impl = m;
+    return 0;
+}
+
 void comm_finalize(Comm *c) {
     if (!c || !c->impl) return;
     CommMpi *m = c->impl;

@@ -27,21 +27,6 @@
 #include "optim.h"
 #include "weights.h"
 
-typedef struct Trainer {
-    const Config *cfg;
-    Comm *comm;
-    GPT2 model;
-    Lora lora;
-    AdamW opt;
-    TokenData data;
-    int max_rows;      /* most samples any rank computes per step */
-    int32_t *inputs;   /* [max_rows * T] */
-    int32_t *targets;  /* [max_rows * T] */
-    float *weights;    /* [max_rows * T] */
-    uint8_t *active;   /* [lora.params.count]: tensor learns this step */
-    FILE *metrics;     /* rank 0: metrics.jsonl */
-} Trainer;
-
 /* ---- setup --------------------------------------------------------------------------------- */
 
 static void set_threads(const Config *cfg, const Comm *comm) {
@@ -127,8 +112,11 @@ static int prepare_run_dir(const Trainer *tr, const TrainOptions *opt, Err *e) {
     return 0;
 }
 
-static int setup(Trainer *tr, const TrainOptions *opt, Err *e) {
-    const Config *cfg = tr->cfg;
+int train_setup(Trainer *tr, const Config *cfg, Comm *comm, const TrainOptions *opt,
+                int write_run_dir, Err *e) {
+    memset(tr, 0, sizeof *tr);
+    tr->cfg = cfg;
+    tr->comm = comm;
     const int64_t global = cfg->batch.global;
     tr->max_rows = (int)((global + tr->comm->size - 1) / tr->comm->size);
     if (build_model(tr, e) != 0) return -1;
@@ -141,11 +129,11 @@ static int setup(Trainer *tr, const TrainOptions *opt, Err *e) {
     tr->inputs = xmalloc(sizeof(int32_t) * n, "batch inputs");
     tr->targets = xmalloc(sizeof(int32_t) * n, "batch targets");
     tr->weights = xmalloc(sizeof(float) * n, "batch weights");
-    if (tr->comm->rank == 0 && prepare_run_dir(tr, opt, e) != 0) return -1;
+    if (write_run_dir && tr->comm->rank == 0 && prepare_run_dir(tr, opt, e) != 0) return -1;
     return 0;
 }
 
-static void teardown(Trainer *tr) {
+void train_teardown(Trainer *tr) {
     if (tr->metrics) fclose(tr->metrics);
     data_close(&tr->data);
     if (tr->opt.m.items) adamw_free(&tr->opt);
@@ -207,68 +195,77 @@ static void print_banner(const Trainer *tr) {
 
 /* ---- the loop ------------------------------------------------------------------------------- */
 
-static int train_loop(Trainer *tr, Err *e) {
+int train_step(Trainer *tr, int64_t step, StepStats *out, Err *e) {
     const Config *cfg = tr->cfg;
     Comm *comm = tr->comm;
     const int T = cfg->batch.seq_len, global = cfg->batch.global;
     int64_t first, count;
     comm_slice(global, comm->rank, comm->size, &first, &count);
+    const int64_t sample0 = step * (int64_t)global + first;
+    Batch b = {tr->inputs, tr->targets, tr->weights, (int)count, T, (uint64_t)sample0,
+               (uint64_t)step};
+    double local[2] = {0.0, 0.0}; /* weighted loss, weight */
+    if (count > 0) {
+        data_fill(&tr->data, sample0, (int)count, T, tr->inputs, tr->targets, tr->weights);
+        for (int64_t i = 0; i < count * T; i++) local[1] += tr->weights[i];
+    }
+    double wsum = local[1];
+    comm_allreduce_sum_f64(comm, &wsum, 1);
+    if (wsum <= 0.0)
+        return err_set(e, "step %lld: the global batch has no token with a loss weight",
+                       (long long)step);
+
+    lora_zero_grad(&tr->lora);
+    if (count > 0) {
+        if (gpt2_forward(&tr->model, &tr->lora, &b, e) != 0) return -1;
+        local[0] = gpt2_loss(&tr->model, &b);
+        gpt2_backward(&tr->model, &tr->lora, &b, (float)(1.0 / wsum));
+    }
+    comm_allreduce_sum_f32(comm, tr->lora.grads.memory, tr->lora.grads.numel);
+    double loss = local[0];
+    comm_allreduce_sum_f64(comm, &loss, 1);
+    loss /= wsum;
+    if (!isfinite(loss))
+        return err_set(e, "step %lld: loss is %g; lower optim.lr or check the data",
+                       (long long)step, loss);
+
+    double norm = grad_global_norm(&tr->lora.grads);
+    grad_clip(&tr->lora.grads, norm, (float)cfg->optim.clip);
+    float lr = lr_at(&cfg->optim, step, cfg->run.steps);
+    adamw_step(&tr->opt, &tr->lora.params, &tr->lora.grads, tr->active, lr);
+    *out = (StepStats){loss, wsum, norm, lr};
+    return 0;
+}
+
+static int train_loop(Trainer *tr, const TrainOptions *opt, Err *e) {
+    const Config *cfg = tr->cfg;
     TrainState st = {.seed = cfg->seed};
     double t_start = now_seconds(), t_last = t_start;
 
     for (int64_t step = 0; step < cfg->run.steps; step++) {
-        const int64_t sample0 = step * (int64_t)global + first;
-        Batch b = {tr->inputs, tr->targets, tr->weights, (int)count, T, (uint64_t)sample0,
-                   (uint64_t)step};
-        double sums[2] = {0.0, 0.0}; /* weighted loss, weight */
-        if (count > 0) {
-            data_fill(&tr->data, sample0, (int)count, T, tr->inputs, tr->targets, tr->weights);
-            for (int64_t i = 0; i < count * T; i++) sums[1] += tr->weights[i];
-        }
-        double wsum = sums[1];
-        comm_allreduce_sum_f64(comm, &wsum, 1);
-        if (wsum <= 0.0)
-            return err_set(e, "step %lld: the global batch has no token with a loss weight",
-                           (long long)step);
-
-        lora_zero_grad(&tr->lora);
-        if (count > 0) {
-            if (gpt2_forward(&tr->model, &tr->lora, &b, e) != 0) return -1;
-            sums[0] = gpt2_loss(&tr->model, &b);
-            gpt2_backward(&tr->model, &tr->lora, &b, (float)(1.0 / wsum));
-        }
-        comm_allreduce_sum_f32(comm, tr->lora.grads.memory, tr->lora.grads.numel);
-        double loss = sums[0];
-        comm_allreduce_sum_f64(comm, &loss, 1);
-        loss /= wsum;
-        if (!isfinite(loss))
-            return err_set(e, "step %lld: loss is %g; lower optim.lr or check the data",
-                           (long long)step, loss);
-
-        double norm = grad_global_norm(&tr->lora.grads);
-        grad_clip(&tr->lora.grads, norm, (float)cfg->optim.clip);
-        float lr = lr_at(&cfg->optim, step, cfg->run.steps);
-        adamw_step(&tr->opt, &tr->lora.params, &tr->lora.grads, tr->active, lr);
-
+        StepStats s;
+        if (train_step(tr, step, &s, e) != 0) return -1;
         st.step = step + 1;
-        st.tokens_seen += (int64_t)wsum;
-        st.loss = loss;
-        st.lr = lr;
+        st.tokens_seen += (int64_t)s.weight;
+        st.loss = s.loss;
+        st.lr = s.lr;
         double now = now_seconds();
         double ms = 1000.0 * (now - t_last);
         t_last = now;
-        if (comm->rank == 0) {
-            double tok_s = wsum / (ms / 1000.0);
+        if (tr->comm->rank == 0) {
+            double tok_s = s.weight / (ms / 1000.0);
             fprintf(tr->metrics,
-                    "{\"step\":%lld,\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.6g,\"tokens\":%lld,"
-                    "\"ms\":%.2f,\"tok_per_s\":%.1f}\n",
-                    (long long)st.step, loss, lr, norm, (long long)st.tokens_seen, ms, tok_s);
+                    "{\"step\":%lld,\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.6g,"
+                    "\"tokens\":%lld,\"ms\":%.2f,\"tok_per_s\":%.1f}\n",
+                    (long long)st.step, s.loss, s.lr, s.grad_norm, (long long)st.tokens_seen, ms,
+                    tok_s);
             fflush(tr->metrics);
-            if (st.step % cfg->run.log_every == 0 || st.step == cfg->run.steps) {
+            if (!opt->quiet && (st.step % cfg->run.log_every == 0 || st.step == cfg->run.steps)) {
                 double eta = (now - t_start) / st.step * (cfg->run.steps - st.step);
                 printf("step %5lld/%d | loss %.4f | lr %.3e | norm %.4f | %7.0f tok/s | "
                        "%7.1f ms/step | eta %.0fs\n",
-                       (long long)st.step, cfg->run.steps, loss, lr, norm, tok_s, ms, eta);
+                       (long long)st.step, cfg->run.steps, s.loss, s.lr, s.grad_norm, tok_s, ms,
+                       eta);
                 fflush(stdout);
             }
         }
@@ -281,11 +278,8 @@ static int train_loop(Trainer *tr, Err *e) {
 
 int train_run(const Config *cfg, Comm *comm, const TrainOptions *opt, Err *e) {
     Trainer tr;
-    memset(&tr, 0, sizeof tr);
-    tr.cfg = cfg;
-    tr.comm = comm;
     set_threads(cfg, comm);
-    int failed = setup(&tr, opt, e) != 0;
+    int failed = train_setup(&tr, cfg, comm, opt, 1, e) != 0;
     int first_bad = comm_first_failure(comm, failed);
     int rc = 0;
     if (first_bad >= 0) {
@@ -294,8 +288,8 @@ int train_run(const Config *cfg, Comm *comm, const TrainOptions *opt, Err *e) {
         rc = -1;
     } else {
         if (comm->rank == 0 && !opt->quiet) print_banner(&tr);
-        rc = train_loop(&tr, e);
+        rc = train_loop(&tr, opt, e);
     }
-    teardown(&tr);
+    train_teardown(&tr);
     return rc;
 }

@@ -4,14 +4,54 @@
 #ifndef IMPRINT_TRAIN_H
 #define IMPRINT_TRAIN_H
 
+#include <stdio.h>
+
 #include "comm.h"
 #include "config.h"
+#include "data.h"
+#include "lora.h"
+#include "model.h"
+#include "optim.h"
 #include "util.h"
 
 typedef struct TrainOptions {
     int overwrite; /* replace checkpoints already in run.dir */
     int quiet;     /* no progress lines */
 } TrainOptions;
+
+typedef struct Trainer {
+    const Config *cfg;
+    Comm *comm;
+    GPT2 model;
+    Lora lora;
+    AdamW opt;
+    TokenData data;
+    int max_rows;     /* most samples any rank computes per step */
+    int32_t *inputs;  /* [max_rows * T] */
+    int32_t *targets; /* [max_rows * T] */
+    float *weights;   /* [max_rows * T] */
+    uint8_t *active;  /* [lora.params.count]: tensor learns this step */
+    FILE *metrics;    /* rank 0: metrics.jsonl, or NULL */
+} Trainer;
+
+/* What one optimizer step measured, identical on every rank. */
+typedef struct StepStats {
+    double loss;      /* weighted mean over the global batch */
+    double weight;    /* global sum of loss weights */
+    double grad_norm; /* before clipping */
+    float lr;
+} StepStats;
+
+/* Builds the model, adapters, optimizer and data for this rank. With write_run_dir, rank 0
+ * also prepares run.dir (resolved config, metrics file). Returns -1 with e filled on failure
+ * (the failure is local: callers agree on it with comm_first_failure). */
+int train_setup(Trainer *tr, const Config *cfg, Comm *comm, const TrainOptions *opt,
+                int write_run_dir, Err *e);
+
+/* One data-parallel optimizer step over global samples [step * G, step * G + G). */
+int train_step(Trainer *tr, int64_t step, StepStats *out, Err *e);
+
+void train_teardown(Trainer *tr);
 
 /* Runs the whole job. Every rank calls it. Returns 0, or -1 with e filled on the rank(s) that
  * failed; setup errors are agreed collectively so every rank returns -1 together. */
