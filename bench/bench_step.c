@@ -35,13 +35,20 @@ int main(int argc, char **argv) {
     int threads = 2, steps = 10, warmup = 2, B = 4, T = 64, rank = 8;
     for (int i = 1; i + 1 < argc; i += 2) {
         int v = atoi(argv[i + 1]);
-        if (!strcmp(argv[i], "--threads")) threads = v;
-        else if (!strcmp(argv[i], "--steps")) steps = v;
-        else if (!strcmp(argv[i], "--warmup")) warmup = v;
-        else if (!strcmp(argv[i], "--batch")) B = v;
-        else if (!strcmp(argv[i], "--seq")) T = v;
-        else if (!strcmp(argv[i], "--rank")) rank = v;
-        else die("unknown option %s (see the comment at the top of bench/bench_step.c)", argv[i]);
+        if (!strcmp(argv[i], "--threads"))
+            threads = v;
+        else if (!strcmp(argv[i], "--steps"))
+            steps = v;
+        else if (!strcmp(argv[i], "--warmup"))
+            warmup = v;
+        else if (!strcmp(argv[i], "--batch"))
+            B = v;
+        else if (!strcmp(argv[i], "--seq"))
+            T = v;
+        else if (!strcmp(argv[i], "--rank"))
+            rank = v;
+        else
+            die("unknown option %s (see the comment at the top of bench/bench_step.c)", argv[i]);
     }
     if (threads < 1 || steps < 1 || warmup < 0 || B < 1 || T < 1 || T > 1024 || rank < 1)
         die("bad option value");

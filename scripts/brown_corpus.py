@@ -32,7 +32,8 @@ Text restoration:
     (``1/2/cd`` -> ``1/2``, ``and/or/cc`` -> ``and/or``, ``//in`` -> ``/``).
   * ````` and ``''`` become ``"``; inch marks inside words (``1/4''``) also
     become ``"``.  A bare ``'`` token is a single quote; whether it opens or
-    closes is decided from its neighbours (and, failing that, from parity).
+    closes is decided from its neighbours (and, failing that, from parity);
+    ``, . ? !`` after a closing single quote also move inside it.
   * Punctuation order at closing double quotes: the tagged corpus has
     ``city'' .``; ``, . ? !`` are moved inside the quote (``city."``),
     American style (``; :`` stay outside).
@@ -43,10 +44,13 @@ Text restoration:
     joined without spaces.  Capitalisation is left as in the corpus.
   * Corpus artefacts repaired: sentence-final ``? ! ; :`` are doubled in this
     distribution (``?/. ?/.``) and are collapsed to one; a line ending in
-    ``;`` is not a sentence boundary and is joined with the next line; a line
-    holding only closing punctuation (``)``, ``''``, a stray ``.``) is attached
-    to the previous sentence; other lines without any letter or digit
-    (``; ;``, ````` .``) are dropped.
+    ``;`` is not a sentence boundary and is joined with the next line;
+    ``''`` / ``)`` at the start of a line are moved to the end of the previous
+    sentence and a ````` / ``(`` at the end of a line to the start of the
+    next one; inch marks written twice (``10''/nns ''/''``) are written once
+    (``10"``); a line holding only closing punctuation (``)``, ``''``, a stray
+    ``.``) is attached to the previous sentence; other lines without any
+    letter or digit (``; ;``, ````` .``) are dropped.
 
 Counts per split: documents, sentences (= non-blank lines), characters (of the
 decoded text, including ``\\n``), bytes, and words (whitespace-separated
@@ -119,6 +123,8 @@ def normalize(words):
       corpus moved it outside.  ``;`` and ``:`` stay outside.)
     * a ``.`` token right after a token that already ends in ``.``
       (``Jr. .``, ``D.C. .``, ``etc. .``) is dropped.
+    * a ``''`` token right after a word ending in ``''`` is dropped (the
+      corpus doubles inch marks: ``10''/nns ''/''``).
     """
     w = list(words)
     for i in range(len(w) - 1):
@@ -128,15 +134,53 @@ def normalize(words):
     for x in w:
         if x == "." and out and out[-1].endswith("."):
             continue
+        if x == "''" and out and out[-1] != "''" and out[-1].endswith("''"):
+            continue  # inch mark written twice: 10''/nns ''/''
         out.append(x)
+    return out
+
+
+SQ_OPEN = "\x00sq-open"    # internal markers for a bare ' token
+SQ_CLOSE = "\x00sq-close"
+MOVE_INSIDE = (",", ".", "?", "!")
+
+
+def classify_single_quotes(words):
+    """Decide for each bare ``'`` token whether it opens or closes a quote.
+
+    Opening after nothing / an opener; closing before nothing / closing
+    punctuation; otherwise alternate (first open, then close) within the
+    sentence.
+    """
+    out = []
+    single_open = False
+    n = len(words)
+    for i, w in enumerate(words):
+        if w != "'":
+            out.append(w)
+            continue
+        prev = out[-1] if out else None
+        nxt = words[i + 1] if i + 1 < n else None
+        if prev is None or prev in NO_SPACE_AFTER or prev == SQ_OPEN:
+            opening = True
+        elif nxt is None or nxt in CLOSING_CONTEXT or nxt == "'":
+            opening = False
+        else:
+            opening = not single_open
+        single_open = opening
+        out.append(SQ_OPEN if opening else SQ_CLOSE)
+    # American style for single quotes too: 'a bat' , -> 'a bat,'
+    for i in range(len(out) - 1):
+        if out[i] == SQ_CLOSE and out[i + 1] in MOVE_INSIDE:
+            out[i], out[i + 1] = out[i + 1], out[i]
     return out
 
 
 def detokenize(words):
     """Join a list of plain (untagged) tokens with normal English spacing."""
-    out = []          # output pieces
+    words = classify_single_quotes(words)
+    out = []               # output pieces
     no_space_next = True   # suppress the space before the next token
-    single_open = False    # inside a single-quoted span
     n = len(words)
     for i, w in enumerate(words):
         prev = words[i - 1] if i > 0 else None
@@ -150,19 +194,12 @@ def detokenize(words):
         elif w == "''":
             text = CLOSE_DQ
             attach_left = True
-        elif w == "'":
-            if prev is None or prev in NO_SPACE_AFTER or (prev == "'" and single_open):
-                opening = True
-            elif nxt is None or nxt in CLOSING_CONTEXT or nxt == "'":
-                opening = False
-            else:
-                opening = not single_open
-            if opening:
-                attach_right = True
-                single_open = True
-            else:
-                attach_left = True
-                single_open = False
+        elif w == SQ_OPEN:
+            text = "'"
+            attach_right = True
+        elif w == SQ_CLOSE:
+            text = "'"
+            attach_left = True
         elif w == "--":
             pass  # spaces on both sides (start of line / after opener: none before)
         elif w == "/":
@@ -185,15 +222,33 @@ def detokenize(words):
     return "".join(out)
 
 
+LEADING_CLOSERS = {")", "''"}
+TRAILING_OPENERS = {"``", "("}
+
+
 def parse_document(text):
     """Tagged document text -> list of plain sentences (strings)."""
     sents = []             # list of token lists
     join_next = False      # previous line ended with ';'
+    carry = []             # opening quote/paren left dangling at a line end
     for line in text.split("\n"):
         toks = line.split()
         if not toks:
             continue
         words = collapse_doubles([strip_tag(t) for t in toks])
+        # closing quote/paren that the corpus put at the start of the next line
+        if sents and not carry:
+            k = 0
+            while k < len(words) and words[k] in LEADING_CLOSERS:
+                k += 1
+            if 0 < k < len(words):
+                sents[-1].extend(words[:k])
+                words = words[k:]
+        # opening quote/paren left at the end of a line belongs to the next one
+        words = carry + words
+        carry = []
+        while len(words) > 1 and words[-1] in TRAILING_OPENERS:
+            carry.insert(0, words.pop())
         if not any(has_alnum(w) for w in words):
             # punctuation-only line: attach closers, drop the rest
             if sents and all(w in ATTACHABLE for w in words):

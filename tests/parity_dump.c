@@ -81,8 +81,15 @@ int main(int argc, char **argv) {
     gpt2_backward(&m, &lo, &b, (float)(1.0 / wsum));
 
     /* a few AdamW steps on the same batch, recording the loss before each update */
-    OptimConfig oc = {.lr = 1e-2, .beta1 = 0.9, .beta2 = 0.99, .eps = 1e-8, .weight_decay = 0.01,
-                      .warmup = 2, .schedule = SCHED_COSINE, .min_lr_ratio = 0.1, .clip = 0.5};
+    OptimConfig oc = {.lr = 1e-2,
+                      .beta1 = 0.9,
+                      .beta2 = 0.99,
+                      .eps = 1e-8,
+                      .weight_decay = 0.01,
+                      .warmup = 2,
+                      .schedule = SCHED_COSINE,
+                      .min_lr_ratio = 0.1,
+                      .clip = 0.5};
     AdamW opt;
     adamw_build(&opt, &lo.params, 0.9f, 0.99f, 1e-8f, 0.01f);
     Lora lo_train;

@@ -32,8 +32,8 @@ int main(int argc, char **argv) {
     comm_init(&world, &argc, &argv);
     CHECK(world.size >= 2, "run under mpirun -np 2 or more (size %d)", world.size);
 
-    const char *overrides[] = {"batch.global=5", "batch.seq_len=16", "lora.dropout=0.1",
-                               "optim.lr=0.01", "optim.warmup=1", "run.steps=4",
+    const char *overrides[] = {"batch.global=5",         "batch.seq_len=16", "lora.dropout=0.1",
+                               "optim.lr=0.01",          "optim.warmup=1",   "run.steps=4",
                                "optim.weight_decay=0.01"};
     Config cfg;
     Err e;
@@ -67,18 +67,20 @@ int main(int argc, char **argv) {
         for (size_t i = 0; i < n; i++) {
             double d = fabs((double)dp.lora.grads.memory[i] - one.lora.grads.memory[i]);
             gdiff = d > gdiff ? d : gdiff;
-            gscale = fabs(one.lora.grads.memory[i]) > gscale ? fabs(one.lora.grads.memory[i]) : gscale;
+            gscale =
+                fabs(one.lora.grads.memory[i]) > gscale ? fabs(one.lora.grads.memory[i]) : gscale;
             d = fabs((double)dp.lora.params.memory[i] - one.lora.params.memory[i]);
             pdiff = d > pdiff ? d : pdiff;
         }
-        CHECK(gdiff <= 1e-5 * gscale, "step %d all-reduced gradient: max diff %.3g (scale %.3g)",
-              s, gdiff, gscale);
+        CHECK(gdiff <= 1e-5 * gscale, "step %d all-reduced gradient: max diff %.3g (scale %.3g)", s,
+              gdiff, gscale);
         /* AdamW moves each weight by about lr = 1e-2 per step; a lost or doubled slice of the
          * batch changes updates by that order. Summation-order noise, amplified where
          * gradients are tiny, stays far below: allow 1% of one step. */
         CHECK(pdiff <= 1e-4, "step %d adapters: max diff %.3g", s, pdiff);
         printf("test_dp: step %d  loss %.6f vs %.6f  grad diff %.2e (scale %.2e)  adapter diff "
-               "%.2e\n", s, a.loss, b.loss, gdiff, gscale, pdiff);
+               "%.2e\n",
+               s, a.loss, b.loss, gdiff, gscale, pdiff);
     }
 
     /* every rank holds the same bits */

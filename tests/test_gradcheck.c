@@ -32,8 +32,8 @@ static const uint64_t STEP = 3, FIRST_SAMPLE = 5;
 typedef struct Ref {
     const GPT2 *m;
     const Lora *lo;
-    double *p;  /* base params, same order/offsets as m->params.set (unpadded copy) */
-    double *a;  /* lora params, same order as lo->params */
+    double *p; /* base params, same order/offsets as m->params.set (unpadded copy) */
+    double *a; /* lora params, same order as lo->params */
     size_t *p_off, *a_off;
 } Ref;
 
@@ -101,7 +101,8 @@ static double ref_loss(const Ref *r, const Batch *bt) {
     static double x[B * T][C], lnb[B * T][C], qkv[B * T][3 * C], y[B * T][C], tmp[4 * C];
     for (int i = 0; i < B * T; i++)
         for (int c = 0; c < C; c++)
-            x[i][c] = rp(r, "wte.weight")[bt->inputs[i] * C + c] + rp(r, "wpe.weight")[(i % T) * C + c];
+            x[i][c] =
+                rp(r, "wte.weight")[bt->inputs[i] * C + c] + rp(r, "wpe.weight")[(i % T) * C + c];
     char nm[64];
 #define P(fmt) (snprintf(nm, sizeof nm, "h.%d." fmt, l), rp(r, nm))
     for (int l = 0; l < L; l++) {
@@ -126,7 +127,8 @@ static double ref_loss(const Ref *r, const Batch *bt) {
                     for (int u = 0; u <= t; u++) sum += (s[u] = exp(s[u] - mx));
                     for (int i = 0; i < hs; i++) {
                         double o = 0;
-                        for (int u = 0; u <= t; u++) o += s[u] / sum * qkv[b * T + u][2 * C + h * hs + i];
+                        for (int u = 0; u <= t; u++)
+                            o += s[u] / sum * qkv[b * T + u][2 * C + h * hs + i];
                         y[b * T + t][h * hs + i] = o;
                     }
                 }
@@ -140,7 +142,9 @@ static double ref_loss(const Ref *r, const Batch *bt) {
             lin(tmp, lnb[i], P("mlp.c_fc.weight"), P("mlp.c_fc.bias"), C, 4 * C);
             for (int j = 0; j < 4 * C; j++) {
                 double z = tmp[j];
-                tmp[j] = 0.5 * z * (1.0 + tanh(sqrt(2.0 / 3.14159265358979323846) * (z + 0.044715 * z * z * z)));
+                tmp[j] =
+                    0.5 * z *
+                    (1.0 + tanh(sqrt(2.0 / 3.14159265358979323846) * (z + 0.044715 * z * z * z)));
             }
             lin(o, tmp, P("mlp.c_proj.weight"), P("mlp.c_proj.bias"), 4 * C, C);
             for (int c = 0; c < C; c++) x[i][c] += o[c];
@@ -169,7 +173,8 @@ static void ref_init(Ref *r, const GPT2 *m, const Lora *lo) {
     r->lo = lo;
     size_t n = 0;
     r->p_off = malloc(sizeof(size_t) * m->params.set.count);
-    for (int i = 0; i < m->params.set.count; i++) r->p_off[i] = n, n += m->params.set.items[i].numel;
+    for (int i = 0; i < m->params.set.count; i++)
+        r->p_off[i] = n, n += m->params.set.items[i].numel;
     r->p = malloc(sizeof(double) * n);
     for (int i = 0; i < m->params.set.count; i++)
         for (size_t j = 0; j < m->params.set.items[i].numel; j++)
@@ -275,7 +280,8 @@ static void run_case(const Case *cs) {
             double err = fabs(got - want) - 2e-3 * fabs(want);
             if (err > worst) worst = err;
             if (err > 2e-6 && bad++ < 5)
-                fprintf(stderr, "%s: %s[%zu] got %.9g want %.9g\n", cs->name, gt->name, j, got, want);
+                fprintf(stderr, "%s: %s[%zu] got %.9g want %.9g\n", cs->name, gt->name, j, got,
+                        want);
             checked++;
         }
     }
@@ -293,7 +299,8 @@ static void run_case(const Case *cs) {
                 checked++;
             }
         }
-    CHECK(bad == 0, "%s: %d of %d gradients off (worst excess %.3g)", cs->name, bad, checked, worst);
+    CHECK(bad == 0, "%s: %d of %d gradients off (worst excess %.3g)", cs->name, bad, checked,
+          worst);
     CHECK(checked > 0, "%s: checked something", cs->name);
     printf("%-28s loss32 %.9f loss64 %.9f, %d gradients checked, worst excess %.2e\n", cs->name,
            loss32, loss64, checked, worst);

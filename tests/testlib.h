@@ -19,14 +19,14 @@ int tl_finish(const char *suite);
 #define CHECK(cond, ...) tl_report(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
 
 /* |got - want| <= atol + rtol*|want| */
-#define CHECK_CLOSE(got, want, rtol, atol, what)                                                  \
-    do {                                                                                          \
-        double g_ = (double)(got), w_ = (double)(want);                                           \
-        CHECK(fabs(g_ - w_) <= (atol) + (rtol)*fabs(w_), "%s: got %.9g want %.9g", what, g_, w_); \
+#define CHECK_CLOSE(got, want, rtol, atol, what)                                                   \
+    do {                                                                                           \
+        double g_ = (double)(got), w_ = (double)(want);                                            \
+        CHECK(fabs(g_ - w_) <= (atol) + (rtol)*fabs(w_), "%s: got %.9g want %.9g", what, g_, w_);  \
     } while (0)
 
 /* Checks that `msg` contains `needle`. */
-#define CHECK_CONTAINS(msg, needle)                                                               \
+#define CHECK_CONTAINS(msg, needle)                                                                \
     CHECK(strstr((msg), (needle)) != NULL, "message \"%s\" should contain \"%s\"", (msg), (needle))
 
 #endif

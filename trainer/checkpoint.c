@@ -35,8 +35,8 @@ int remove_tree(const char *path, Err *e) {
 static int write_optim(const char *path, const AdamW *opt, Err *e) {
     const int n = opt->m.count;
     StWriteItem *items = xmalloc(sizeof(StWriteItem) * (size_t)(2 * n + 1), "optimizer items");
-    char(*names)[TENSOR_NAME_MAX + 2] = xmalloc((size_t)(2 * n + 1) * (TENSOR_NAME_MAX + 2),
-                                                "optimizer names");
+    char(*names)[TENSOR_NAME_MAX + 2] =
+        xmalloc((size_t)(2 * n + 1) * (TENSOR_NAME_MAX + 2), "optimizer names");
     for (int i = 0; i < n; i++)
         for (int k = 0; k < 2; k++) {
             const Tensor *t = k == 0 ? &opt->m.items[i] : &opt->v.items[i];

@@ -22,8 +22,8 @@ typedef struct TrainState {
     int64_t step;        /* optimizer steps completed */
     int64_t tokens_seen; /* sum of loss weights seen, all ranks */
     uint64_t seed;
-    double loss;         /* loss of the last step */
-    double lr;           /* learning rate of the last step */
+    double loss; /* loss of the last step */
+    double lr;   /* learning rate of the last step */
 } TrainState;
 
 int checkpoint_write(const char *dir, const Lora *lo, const AdamW *opt, const TrainState *st,

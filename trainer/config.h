@@ -10,8 +10,8 @@
 
 #include "util.h"
 
-#define CFG_PATH_MAX 1024
-#define CFG_NAME_MAX 64
+#define CFG_PATH_MAX      1024
+#define CFG_NAME_MAX      64
 #define CFG_MAX_OVERRIDES 64
 
 /* LoRA target bits. */
@@ -28,11 +28,11 @@ typedef struct ModelConfig {
 typedef struct LoraConfig {
     int rank;
     double alpha;
-    int targets;        /* LORA_Q | LORA_K | LORA_V | LORA_O */
-    int layer_first;    /* inclusive; lora.layers = [first, last]; default [0, -1] */
-    int layer_last;     /* -1 means "the model's last layer" (resolved when the model loads) */
-    double dropout;     /* in [0, 1) */
-    int rslora;         /* scale alpha/sqrt(r) instead of alpha/r */
+    int targets;     /* LORA_Q | LORA_K | LORA_V | LORA_O */
+    int layer_first; /* inclusive; lora.layers = [first, last]; default [0, -1] */
+    int layer_last;  /* -1 means "the model's last layer" (resolved when the model loads) */
+    double dropout;  /* in [0, 1) */
+    int rslora;      /* scale alpha/sqrt(r) instead of alpha/r */
 } LoraConfig;
 
 typedef enum { SCHED_COSINE = 0, SCHED_LINEAR = 1, SCHED_CONSTANT = 2 } Schedule;
@@ -42,7 +42,7 @@ typedef struct OptimConfig {
     double beta1, beta2; /* optim.betas = [b1, b2] */
     double eps;
     double weight_decay;
-    int warmup;          /* steps of linear warmup from 0 */
+    int warmup; /* steps of linear warmup from 0 */
     Schedule schedule;
     double min_lr_ratio; /* the schedule decays to lr * min_lr_ratio */
     double clip;         /* global-norm clip; 0 disables */
@@ -67,7 +67,7 @@ typedef struct RunConfig {
     int steps;            /* optimizer steps */
     int checkpoint_every; /* 0: only at the end */
     int log_every;
-    int threads;          /* OpenMP/BLAS threads per rank; 0: leave the default */
+    int threads; /* OpenMP/BLAS threads per rank; 0: leave the default */
 } RunConfig;
 
 typedef struct Config {

@@ -110,7 +110,8 @@ int data_write_llmc(const char *path, const uint16_t *tokens, int64_t n, Err *e)
     unsigned char header[LLMC_HEADER_BYTES] = {0};
     const int32_t fields[3] = {LLMC_TOKENS_MAGIC, 1, (int32_t)n};
     for (int f = 0; f < 3; f++)
-        for (int b = 0; b < 4; b++) header[4 * f + b] = (unsigned char)((uint32_t)fields[f] >> (8 * b));
+        for (int b = 0; b < 4; b++)
+            header[4 * f + b] = (unsigned char)((uint32_t)fields[f] >> (8 * b));
     int ok = fwrite(header, 1, sizeof header, af.fp) == sizeof header;
     for (int64_t i = 0; ok && i < n; i++) {
         unsigned char le[2] = {(unsigned char)tokens[i], (unsigned char)(tokens[i] >> 8)};

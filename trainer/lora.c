@@ -158,8 +158,8 @@ static const float *dropout_apply(const Lora *lo, int layer, int target, const f
 
 /* ---- forward / backward ------------------------------------------------------------------- */
 
-void lora_forward(const Lora *lo, LoraAdapter *a, int layer, int target, const float *x,
-                  int rows, float *out, int ldo, uint64_t step, uint64_t first_row_global) {
+void lora_forward(const Lora *lo, LoraAdapter *a, int layer, int target, const float *x, int rows,
+                  float *out, int ldo, uint64_t step, uint64_t first_row_global) {
     const int r = lo->spec.rank;
     const float *xd = dropout_apply(lo, layer, target, x, rows, a->in, step, first_row_global);
     /* h = xd @ A^T   [rows, r] */
@@ -170,8 +170,8 @@ void lora_forward(const Lora *lo, LoraAdapter *a, int layer, int target, const f
                 a->B->data, r, 1.0f, out, ldo);
 }
 
-void lora_backward(const Lora *lo, LoraAdapter *a, int layer, int target, const float *x,
-                   int rows, const float *dout, int ldd, float *dx, uint64_t step,
+void lora_backward(const Lora *lo, LoraAdapter *a, int layer, int target, const float *x, int rows,
+                   const float *dout, int ldd, float *dx, uint64_t step,
                    uint64_t first_row_global) {
     const int r = lo->spec.rank;
     if (!a->trainable && !dx) return;
@@ -187,8 +187,8 @@ void lora_backward(const Lora *lo, LoraAdapter *a, int layer, int target, const 
     if (a->trainable) {
         /* gA[r, in] += dh^T @ dropout(x) */
         const float *xd = dropout_apply(lo, layer, target, x, rows, a->in, step, first_row_global);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, a->in, rows, 1.0f, dh, r, xd,
-                    a->in, 1.0f, a->gA->data, a->in);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, a->in, rows, 1.0f, dh, r, xd, a->in,
+                    1.0f, a->gA->data, a->in);
     }
     if (dx) {
         const float p = lo->spec.dropout;

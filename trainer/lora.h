@@ -19,8 +19,13 @@
 #include "tensor.h"
 #include "util.h"
 
-enum { LORA_TARGET_Q = 0, LORA_TARGET_K = 1, LORA_TARGET_V = 2, LORA_TARGET_O = 3,
-       LORA_N_TARGETS = 4 };
+enum {
+    LORA_TARGET_Q = 0,
+    LORA_TARGET_K = 1,
+    LORA_TARGET_V = 2,
+    LORA_TARGET_O = 3,
+    LORA_N_TARGETS = 4
+};
 
 typedef struct LoraSpec {
     int rank;
@@ -37,20 +42,20 @@ typedef struct LoraAdapter {
     Tensor *gA, *gB; /* gradients, same shapes */
     Tensor *h;       /* activation: x A^T for the last forward, [maxBT, r] */
     int in, out;
-    int trainable;   /* per-stage switch: frozen adapters still apply, but get no gradient */
+    int trainable; /* per-stage switch: frozen adapters still apply, but get no gradient */
 } LoraAdapter;
 
 typedef struct Lora {
     LoraSpec spec;
-    float scale;   /* alpha/r or alpha/sqrt(r); set to 0 to evaluate the base model */
+    float scale; /* alpha/r or alpha/sqrt(r); set to 0 to evaluate the base model */
     int n_layer;
     int n_embd;
     LoraAdapter *ad; /* [n_layer * 4]; ad[l*4+t].A == NULL where not adapted */
     TensorSet params;
     TensorSet grads;
-    TensorSet acts;  /* h buffers and the dropout scratch */
-    float *scratch;  /* [maxBT, n_embd] for dropout(x) */
-    uint64_t seed;   /* keys init and dropout */
+    TensorSet acts; /* h buffers and the dropout scratch */
+    float *scratch; /* [maxBT, n_embd] for dropout(x) */
+    uint64_t seed;  /* keys init and dropout */
 } Lora;
 
 /* Human-readable target letter ("q", "k", "v", "o"). */
@@ -84,13 +89,12 @@ int lora_lowest_layer(const Lora *lo);
 
 /* out[rows, ldo-strided] += scale * dropout(x) A^T B^T.  x: [rows, in]. Row i is global
  * row first_row_global + i (sample * T + position), which keys its dropout mask. */
-void lora_forward(const Lora *lo, LoraAdapter *a, int layer, int target, const float *x,
-                  int rows, float *out, int ldo, uint64_t step, uint64_t first_row_global);
+void lora_forward(const Lora *lo, LoraAdapter *a, int layer, int target, const float *x, int rows,
+                  float *out, int ldo, uint64_t step, uint64_t first_row_global);
 
 /* Given dout [rows, ldd-strided] for the projection output: accumulates gA, gB (if trainable)
  * and, if dx != NULL, adds the adapter's contribution to dx [rows, in]. */
-void lora_backward(const Lora *lo, LoraAdapter *a, int layer, int target, const float *x,
-                   int rows, const float *dout, int ldd, float *dx, uint64_t step,
-                   uint64_t first_row_global);
+void lora_backward(const Lora *lo, LoraAdapter *a, int layer, int target, const float *x, int rows,
+                   const float *dout, int ldd, float *dx, uint64_t step, uint64_t first_row_global);
 
 #endif

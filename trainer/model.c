@@ -286,8 +286,8 @@ int gpt2_forward(GPT2 *m, const Lora *lora, const Batch *b, Err *e) {
             for (int t = LORA_TARGET_Q; t <= LORA_TARGET_V; t++) {
                 LoraAdapter *ad = lora_get(lora, l, t);
                 if (ad)
-                    lora_forward(lora, ad, l, t, la->ln1->data, rows, la->qkv->data + t * C,
-                                 3 * C, b->step, row0);
+                    lora_forward(lora, ad, l, t, la->ln1->data, rows, la->qkv->data + t * C, 3 * C,
+                                 b->step, row0);
             }
         attention_forward(la->atty->data, la->att->data, la->qkv->data, B, T, C, NH);
 
@@ -298,12 +298,12 @@ int gpt2_forward(GPT2 *m, const Lora *lora, const Batch *b, Err *e) {
         if (use_lora) {
             LoraAdapter *ad = lora_get(lora, l, LORA_TARGET_O);
             if (ad)
-                lora_forward(lora, ad, l, LORA_TARGET_O, la->atty->data, rows, la->res_mid->data,
-                             C, b->step, row0);
+                lora_forward(lora, ad, l, LORA_TARGET_O, la->atty->data, rows, la->res_mid->data, C,
+                             b->step, row0);
         }
 
-        layernorm_forward(la->ln2->data, la->ln2_mean->data, la->ln2_rstd->data,
-                          la->res_mid->data, w->ln2_w->data, w->ln2_b->data, rows, C, c->ln_eps);
+        layernorm_forward(la->ln2->data, la->ln2_mean->data, la->ln2_rstd->data, la->res_mid->data,
+                          w->ln2_w->data, w->ln2_b->data, rows, C, c->ln_eps);
         mm_forward(la->fch->data, 4 * C, la->ln2->data, w->fc_w->data, w->fc_b->data, rows, C,
                    4 * C, 0);
         gelu_forward(la->fcg->data, la->fch->data, (size_t)rows * 4 * C);
@@ -386,12 +386,12 @@ void gpt2_backward(GPT2 *m, Lora *lora, const Batch *b, float scale) {
     }
 
     float *d_res = a->d_res->data, *d_ln = a->d_ln->data;
-    lm_head_backward(d_ln, gr ? gr->wte->data : NULL, dlogits, a->lnf->data, p->wte->data, rows,
-                     C, V);
+    lm_head_backward(d_ln, gr ? gr->wte->data : NULL, dlogits, a->lnf->data, p->wte->data, rows, C,
+                     V);
     memset(d_res, 0, sizeof(float) * (size_t)rows * C);
     layernorm_backward(d_res, gr ? g(gr->lnf_w) : NULL, gr ? g(gr->lnf_b) : NULL, d_ln,
-                       a->res_out->data, p->lnf_w->data, a->lnf_mean->data, a->lnf_rstd->data,
-                       rows, C);
+                       a->res_out->data, p->lnf_w->data, a->lnf_mean->data, a->lnf_rstd->data, rows,
+                       C);
 
     for (int l = c->n_layer - 1; l >= lowest; l--) {
         GPT2Layer *w = &p->layers[l];
@@ -401,12 +401,14 @@ void gpt2_backward(GPT2 *m, Lora *lora, const Batch *b, float scale) {
 
         /* MLP: out = res_mid + gelu(ln2 @ fc) @ fc2 */
         mm_backward_input(d_fch, d_res, C, w->fc2_w->data, rows, 4 * C, C, 0);
-        if (gw) mm_backward_weight(gw->fc2_w->data, gw->fc2_b->data, la->fcg->data, d_res, C,
-                                   rows, 4 * C, C);
+        if (gw)
+            mm_backward_weight(gw->fc2_w->data, gw->fc2_b->data, la->fcg->data, d_res, C, rows,
+                               4 * C, C);
         gelu_backward(d_fch, la->fch->data, (size_t)rows * 4 * C);
         mm_backward_input(d_ln, d_fch, 4 * C, w->fc_w->data, rows, C, 4 * C, 0);
-        if (gw) mm_backward_weight(gw->fc_w->data, gw->fc_b->data, la->ln2->data, d_fch, 4 * C,
-                                   rows, C, 4 * C);
+        if (gw)
+            mm_backward_weight(gw->fc_w->data, gw->fc_b->data, la->ln2->data, d_fch, 4 * C, rows, C,
+                               4 * C);
         layernorm_backward(d_res, gw ? gw->ln2_w->data : NULL, gw ? gw->ln2_b->data : NULL, d_ln,
                            la->res_mid->data, w->ln2_w->data, la->ln2_mean->data,
                            la->ln2_rstd->data, rows, C);
@@ -414,24 +416,26 @@ void gpt2_backward(GPT2 *m, Lora *lora, const Batch *b, float scale) {
         /* attention output: res_mid = res_in + atty @ c_proj + LoRA_o(atty) */
         float *d_atty = a->d_atty->data;
         mm_backward_input(d_atty, d_res, C, w->proj_w->data, rows, C, C, 0);
-        if (gw) mm_backward_weight(gw->proj_w->data, gw->proj_b->data, la->atty->data, d_res, C,
-                                   rows, C, C);
+        if (gw)
+            mm_backward_weight(gw->proj_w->data, gw->proj_b->data, la->atty->data, d_res, C, rows,
+                               C, C);
         if (use_lora) {
             LoraAdapter *ad = lora_get(lora, l, LORA_TARGET_O);
             if (ad)
                 lora_backward(lora, ad, l, LORA_TARGET_O, la->atty->data, rows, d_res, C, d_atty,
                               b->step, row0);
         }
-        attention_backward(a->d_qkv->data, a->d_att->data, d_atty, la->qkv->data, la->att->data,
-                           B, T, C, NH);
+        attention_backward(a->d_qkv->data, a->d_att->data, d_atty, la->qkv->data, la->att->data, B,
+                           T, C, NH);
 
         /* qkv = ln1 @ c_attn + LoRA_{q,k,v}(ln1); below the lowest adapted layer nothing
          * needs the input gradient, so the walk ends here */
         const int need_dx = full || l > lowest;
-        if (need_dx) mm_backward_input(d_ln, a->d_qkv->data, 3 * C, w->attn_w->data, rows, C,
-                                       3 * C, 0);
-        if (gw) mm_backward_weight(gw->attn_w->data, gw->attn_b->data, la->ln1->data,
-                                   a->d_qkv->data, 3 * C, rows, C, 3 * C);
+        if (need_dx)
+            mm_backward_input(d_ln, a->d_qkv->data, 3 * C, w->attn_w->data, rows, C, 3 * C, 0);
+        if (gw)
+            mm_backward_weight(gw->attn_w->data, gw->attn_b->data, la->ln1->data, a->d_qkv->data,
+                               3 * C, rows, C, 3 * C);
         if (use_lora)
             for (int t = LORA_TARGET_Q; t <= LORA_TARGET_V; t++) {
                 LoraAdapter *ad = lora_get(lora, l, t);
@@ -441,8 +445,8 @@ void gpt2_backward(GPT2 *m, Lora *lora, const Batch *b, float scale) {
             }
         if (!need_dx) break;
         layernorm_backward(d_res, gw ? gw->ln1_w->data : NULL, gw ? gw->ln1_b->data : NULL, d_ln,
-                           la->res_in->data, w->ln1_w->data, la->ln1_mean->data,
-                           la->ln1_rstd->data, rows, C);
+                           la->res_in->data, w->ln1_w->data, la->ln1_mean->data, la->ln1_rstd->data,
+                           rows, C);
     }
 
     if (full) {

@@ -53,26 +53,26 @@ typedef struct GPT2Params {
 
 /* Activations for one forward/backward of up to B x T tokens. */
 typedef struct GPT2LayerActs {
-    Tensor *res_in;           /* [B,T,C] residual stream entering the layer */
-    Tensor *ln1;              /* [B,T,C] */
+    Tensor *res_in;              /* [B,T,C] residual stream entering the layer */
+    Tensor *ln1;                 /* [B,T,C] */
     Tensor *ln1_mean, *ln1_rstd; /* [B,T] */
-    Tensor *qkv;              /* [B,T,3C] */
-    Tensor *att;              /* [B,NH,T,T] softmax probabilities */
-    Tensor *atty;             /* [B,T,C] attention output before c_proj */
-    Tensor *res_mid;          /* [B,T,C] res_in + attention */
-    Tensor *ln2;              /* [B,T,C] */
+    Tensor *qkv;                 /* [B,T,3C] */
+    Tensor *att;                 /* [B,NH,T,T] softmax probabilities */
+    Tensor *atty;                /* [B,T,C] attention output before c_proj */
+    Tensor *res_mid;             /* [B,T,C] res_in + attention */
+    Tensor *ln2;                 /* [B,T,C] */
     Tensor *ln2_mean, *ln2_rstd;
-    Tensor *fch;  /* [B,T,4C] before GELU */
-    Tensor *fcg;  /* [B,T,4C] after GELU */
+    Tensor *fch; /* [B,T,4C] before GELU */
+    Tensor *fcg; /* [B,T,4C] after GELU */
 } GPT2LayerActs;
 
 typedef struct GPT2Acts {
     GPT2LayerActs *layers;
-    Tensor *res_out;               /* [B,T,C] residual after the last layer */
-    Tensor *lnf;                   /* [B,T,C] */
-    Tensor *lnf_mean, *lnf_rstd;   /* [B,T] */
-    Tensor *logits;                /* [B,T,V]: logits after forward, probabilities after loss */
-    Tensor *losses;                /* [B,T] per-token cross-entropy (unweighted) */
+    Tensor *res_out;             /* [B,T,C] residual after the last layer */
+    Tensor *lnf;                 /* [B,T,C] */
+    Tensor *lnf_mean, *lnf_rstd; /* [B,T] */
+    Tensor *logits;              /* [B,T,V]: logits after forward, probabilities after loss */
+    Tensor *losses;              /* [B,T] per-token cross-entropy (unweighted) */
     /* backward scratch, reused layer by layer */
     Tensor *d_res;  /* [B,T,C] gradient of the residual stream */
     Tensor *d_ln;   /* [B,T,C] */

@@ -66,7 +66,8 @@ float lr_at(const OptimConfig *oc, int64_t step, int64_t total) {
     if (progress > 1.0) progress = 1.0;
     switch (oc->schedule) {
     case SCHED_COSINE:
-        return (float)(min_lr + (max_lr - min_lr) * 0.5 * (1.0 + cos(3.14159265358979323846 * progress)));
+        return (float)(min_lr +
+                       (max_lr - min_lr) * 0.5 * (1.0 + cos(3.14159265358979323846 * progress)));
     case SCHED_LINEAR:
         return (float)(max_lr - (max_lr - min_lr) * progress);
     case SCHED_CONSTANT:

@@ -17,9 +17,9 @@
 
 typedef struct AdamW {
     float beta1, beta2, eps, weight_decay;
-    int64_t t;    /* number of updates applied (bias correction uses t) */
-    TensorSet m;  /* first moments, named like the parameters */
-    TensorSet v;  /* second moments */
+    int64_t t;   /* number of updates applied (bias correction uses t) */
+    TensorSet m; /* first moments, named like the parameters */
+    TensorSet v; /* second moments */
 } AdamW;
 
 /* Allocates m and v (zero) shaped like params. */

@@ -47,7 +47,7 @@ static int build_model(Trainer *tr, Err *e) {
     GPT2Config mc;
     const int T = cfg->batch.seq_len;
     if (cfg->model.random) {
-        mc = (GPT2Config){cfg->model.layers, cfg->model.heads, cfg->model.width,
+        mc = (GPT2Config){cfg->model.layers, cfg->model.heads,   cfg->model.width,
                           cfg->model.vocab,  cfg->model.context, 1e-5f};
         if (gpt2_config_check(&mc, e) != 0)
             return err_prefix(e, "%s", config_where(cfg, "model.random", where, sizeof where));
@@ -156,8 +156,9 @@ static int save_checkpoint(Trainer *tr, const TrainState *st, Err *e) {
      * path (a diverged rank would silently train a different model) */
     uint64_t h = lora_hash(&tr->lora);
     if (!comm_all_equal_u64(tr->comm, h))
-        return err_set(e, "step %lld: ranks hold different adapters (rank %d: %016llx); this is a "
-                          "bug, please report it with the config",
+        return err_set(e,
+                       "step %lld: ranks hold different adapters (rank %d: %016llx); this is a "
+                       "bug, please report it with the config",
                        (long long)st->step, tr->comm->rank, (unsigned long long)h);
     int failed = 0;
     if (tr->comm->rank == 0) {
@@ -181,8 +182,8 @@ static void print_banner(const Trainer *tr) {
            tr->comm->size, tr->comm->size == 1 ? "" : "s", omp_get_max_threads(),
            omp_get_max_threads() == 1 ? "" : "s");
     printf("model   %s: %d layers, %d heads, width %d, vocab %d, context %d, %.2fM params\n",
-           cfg->model.random ? "random init" : cfg->model.path, mc->n_layer, mc->n_head,
-           mc->n_embd, mc->vocab, mc->n_ctx, gpt2_num_params(&tr->model) / 1e6);
+           cfg->model.random ? "random init" : cfg->model.path, mc->n_layer, mc->n_head, mc->n_embd,
+           mc->vocab, mc->n_ctx, gpt2_num_params(&tr->model) / 1e6);
     printf("lora    rank %d, alpha %g (scale %g), layers %d-%d, %zu trainable params\n",
            tr->lora.spec.rank, tr->lora.spec.alpha, tr->lora.scale, tr->lora.spec.layer_first,
            tr->lora.spec.layer_last, lora_params);
@@ -202,8 +203,8 @@ int train_step(Trainer *tr, int64_t step, StepStats *out, Err *e) {
     int64_t first, count;
     comm_slice(global, comm->rank, comm->size, &first, &count);
     const int64_t sample0 = step * (int64_t)global + first;
-    Batch b = {tr->inputs, tr->targets, tr->weights, (int)count, T, (uint64_t)sample0,
-               (uint64_t)step};
+    Batch b = {tr->inputs, tr->targets,       tr->weights,   (int)count,
+               T,          (uint64_t)sample0, (uint64_t)step};
     double local[2] = {0.0, 0.0}; /* weighted loss, weight */
     if (count > 0) {
         data_fill(&tr->data, sample0, (int)count, T, tr->inputs, tr->targets, tr->weights);

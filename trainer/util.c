@@ -140,8 +140,7 @@ int atomic_commit(AtomicFile *af, Err *e) {
     af->fp = NULL;
     if (bad) {
         unlink(af->tmp);
-        return err_set(e, "%s: write failed: %s; check free disk space", af->path,
-                       strerror(saved));
+        return err_set(e, "%s: write failed: %s; check free disk space", af->path, strerror(saved));
     }
     if (rename(af->tmp, af->path) != 0) {
         saved = errno;
