@@ -283,7 +283,7 @@ static const Key KEYS[] = {
      .def = "0",
      INT_RANGE(0, 1024),
      .off = F(run.threads),
-     .help = "OpenMP/BLAS threads per rank; 0 = leave the default"},
+     .help = "threads per rank; 0 = OMP_NUM_THREADS if set, else cores / ranks on the node"},
 
     {.path = "seed",
      .kind = K_U64,

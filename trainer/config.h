@@ -67,7 +67,7 @@ typedef struct RunConfig {
     int steps;            /* optimizer steps */
     int checkpoint_every; /* 0: only at the end */
     int log_every;
-    int threads; /* OpenMP/BLAS threads per rank; 0: leave the default */
+    int threads; /* OpenMP/BLAS threads per rank; 0: OMP_NUM_THREADS, else cores/ranks */
 } RunConfig;
 
 typedef struct Config {

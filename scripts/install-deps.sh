@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# install-deps.sh — installs the Debian packages imprint needs to build, run and test.
+# Idempotent: installs only what is missing, and runs apt-get update only then.
+set -euo pipefail
+
+packages=(
+    build-essential cmake pkg-config git  # toolchain
+    libopenmpi-dev openmpi-bin            # MPI (comm/)
+    libconfig-dev                         # config files
+    libopenblas-openmp-dev                # BLAS on OpenMP threads (see CMakeLists.txt)
+    libcjson-dev                          # safetensors headers, config.json, state.json
+    libpcre2-dev                          # GPT-2 pre-tokenisation regex
+    clang clang-format                    # fuzzing and the format check
+    python3 python3-numpy python3-torch   # reference checks in tests/ (/usr/bin/python3)
+    nodejs npm                            # GPT-2 reference tokenizer and the Brown corpus (npm)
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "install-deps: all ${#packages[@]} packages present"
+    exit 0
+fi
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"
