@@ -41,7 +41,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%s\n", e.msg);
         return 1;
     }
-    TrainOptions opt = {0, 1};
+    TrainOptions opt = {.quiet = 1};
 
     /* the data-parallel run, and on rank 0 the same steps alone, interleaved step by step */
     Trainer dp, one;

@@ -69,8 +69,17 @@ static int write_state(const char *path, const TrainState *st, Err *e) {
     return rc;
 }
 
-int checkpoint_write(const char *dir, const Lora *lo, const AdamW *opt, const TrainState *st,
-                     Err *e) {
+int file_copy(const char *from, const char *to, Err *e) {
+    size_t n = 0;
+    char *data = file_read_all(from, &n, e);
+    if (!data) return -1;
+    int rc = file_write_atomic(to, data, n, e);
+    free(data);
+    return rc;
+}
+
+int checkpoint_write(const char *dir, const CheckpointContent *c, Err *e) {
+    const TrainState *st = &c->state;
     char tmp[4096], old[4096], path[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", dir);
     snprintf(old, sizeof old, "%s.old", dir);
@@ -80,10 +89,22 @@ int checkpoint_write(const char *dir, const Lora *lo, const AdamW *opt, const Tr
     snprintf(step, sizeof step, "%lld", (long long)st->step);
     const char *keys[] = {"step"};
     const char *vals[] = {step};
-    snprintf(path, sizeof path, "%s/adapter.safetensors", tmp);
-    if (lora_save(lo, path, keys, vals, 1, e) != 0) return -1;
+    if (c->lora) {
+        snprintf(path, sizeof path, "%s/adapter.safetensors", tmp);
+        if (lora_save(c->lora, path, keys, vals, 1, e) != 0) return -1;
+    }
+    if (c->model && weights_save_hf(c->model, tmp, 0, e) != 0) return -1;
+    if (c->tokenizer && c->tokenizer[0]) {
+        const char *files[] = {"vocab.json", "merges.txt"};
+        for (int i = 0; i < 2; i++) {
+            char from[4200];
+            snprintf(from, sizeof from, "%s/%s", c->tokenizer, files[i]);
+            snprintf(path, sizeof path, "%s/%s", tmp, files[i]);
+            if (file_copy(from, path, e) != 0) return -1;
+        }
+    }
     snprintf(path, sizeof path, "%s/optim.safetensors", tmp);
-    if (write_optim(path, opt, e) != 0) return -1;
+    if (write_optim(path, c->opt, e) != 0) return -1;
     snprintf(path, sizeof path, "%s/state.json", tmp);
     if (write_state(path, st, e) != 0) return -1;
     if (fsync_dir(tmp, e) != 0) return -1;

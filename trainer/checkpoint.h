@@ -1,7 +1,10 @@
 /*
  * checkpoint.h — a training checkpoint is a directory:
  *
- *   adapter.safetensors   the LoRA A/B tensors (see weights.h: lora_save)
+ *   adapter.safetensors   LoRA training: the A/B tensors (see weights.h: lora_save)
+ *   config.json, model.safetensors, vocab.json, merges.txt
+ *                         full training (pretrain): the model in Hugging Face layout, so the
+ *                         checkpoint directory is itself a loadable model.path
  *   optim.safetensors     AdamW moments as "m.<name>" / "v.<name>", metadata "t" = updates
  *   state.json            step, tokens seen, seed, last loss and learning rate
  *
@@ -15,6 +18,7 @@
 #include <stdint.h>
 
 #include "lora.h"
+#include "model.h"
 #include "optim.h"
 #include "util.h"
 
@@ -26,8 +30,18 @@ typedef struct TrainState {
     double lr;   /* learning rate of the last step */
 } TrainState;
 
-int checkpoint_write(const char *dir, const Lora *lo, const AdamW *opt, const TrainState *st,
-                     Err *e);
+typedef struct CheckpointContent {
+    const Lora *lora;      /* an adapter checkpoint, or NULL */
+    const GPT2 *model;     /* a full-model checkpoint (HF layout), or NULL */
+    const char *tokenizer; /* directory whose vocab.json + merges.txt are copied in, or NULL */
+    const AdamW *opt;
+    TrainState state;
+} CheckpointContent;
+
+int checkpoint_write(const char *dir, const CheckpointContent *c, Err *e);
+
+/* Copies a file (atomically at the destination). */
+int file_copy(const char *from, const char *to, Err *e);
 
 /* Removes a directory tree (files and sub-directories). */
 int remove_tree(const char *path, Err *e);

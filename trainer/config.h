@@ -18,9 +18,10 @@
 enum { LORA_Q = 1, LORA_K = 2, LORA_V = 4, LORA_O = 8 };
 
 typedef struct ModelConfig {
-    char path[CFG_PATH_MAX]; /* HF dir (config.json + model.safetensors) or llm.c .bin;
-                                "" when model.random is used */
-    int random;              /* 1 when the model.random group is given */
+    char path[CFG_PATH_MAX];      /* HF dir (config.json + model.safetensors) or llm.c .bin;
+                                     "" when model.random is used */
+    char tokenizer[CFG_PATH_MAX]; /* dir with vocab.json + merges.txt; "" = none/model's */
+    int random;                   /* 1 when the model.random group is given */
     int layers, heads, width, vocab, context; /* model.random.* */
     double init_std;                          /* model.random.std */
 } ModelConfig;
@@ -53,6 +54,7 @@ typedef enum { SAMPLE_RANDOM = 0, SAMPLE_SEQUENTIAL = 1 } Sampling;
 
 typedef struct DataConfig {
     char path[CFG_PATH_MAX];
+    char val_path[CFG_PATH_MAX]; /* "" = no validation */
     DataFormat format;
     Sampling sampling;
 } DataConfig;
@@ -67,7 +69,9 @@ typedef struct RunConfig {
     int steps;            /* optimizer steps */
     int checkpoint_every; /* 0: only at the end */
     int log_every;
-    int threads; /* OpenMP/BLAS threads per rank; 0: OMP_NUM_THREADS, else cores/ranks */
+    int eval_every;   /* validation every N steps (0: only at the end) when data.val_path */
+    int eval_batches; /* global batches per validation */
+    int threads;      /* OpenMP/BLAS threads per rank; 0: OMP_NUM_THREADS, else cores/ranks */
 } RunConfig;
 
 typedef struct Config {

@@ -18,6 +18,8 @@ static const char *USAGE =
     "usage:\n"
     "  imprint train CONFIG [--set KEY=VALUE]... [--overwrite] [--quiet]\n"
     "      Train LoRA adapters as CONFIG says (run it under mpirun/srun for several ranks).\n"
+    "  imprint pretrain CONFIG [--set KEY=VALUE]... [--overwrite] [--quiet]\n"
+    "      Train every weight of the base model (no adapters); checkpoints are HF model dirs.\n"
     "  imprint config CONFIG [--set KEY=VALUE]...\n"
     "      Validate CONFIG and print it resolved, every default filled in.\n"
     "  imprint version\n"
@@ -39,7 +41,7 @@ typedef struct Cli {
     TrainOptions train;
 } Cli;
 
-static const char *COMMANDS[] = {"train", "config", "version", "help"};
+static const char *COMMANDS[] = {"train", "pretrain", "config", "version", "help"};
 
 static int parse_cli(Cli *cli, int argc, char **argv, Err *e) {
     memset(cli, 0, sizeof *cli);
@@ -83,7 +85,8 @@ static int parse_cli(Cli *cli, int argc, char **argv, Err *e) {
                            cli->config);
         }
     }
-    int needs_config = !strcmp(cli->command, "train") || !strcmp(cli->command, "config");
+    int needs_config = !strcmp(cli->command, "train") || !strcmp(cli->command, "pretrain") ||
+                       !strcmp(cli->command, "config");
     if (needs_config && !cli->config)
         return err_set(e, "'imprint %s' needs a config file, e.g. imprint %s configs/default.cfg",
                        cli->command, cli->command);
@@ -129,7 +132,8 @@ int main(int argc, char **argv) {
         return 0;
     }
 
-    /* train */
+    /* train, pretrain */
+    cli.train.full = !strcmp(cli.command, "pretrain");
     Comm comm;
     if (comm_init(&comm, &argc, &argv) != 0) die("cannot initialise MPI");
     if (comm.rank == 0 && !cli.train.quiet) {

@@ -24,11 +24,19 @@ void adamw_build(AdamW *o, const TensorSet *params, float beta1, float beta2, fl
     o->weight_decay = weight_decay;
     twin_set(&o->m, params, "AdamW first moments");
     twin_set(&o->v, params, "AdamW second moments");
+    o->decay = xmalloc((size_t)(params->count > 0 ? params->count : 1), "AdamW decay flags");
+    memset(o->decay, 1, (size_t)params->count);
+}
+
+void adamw_decay_matrices_only(AdamW *o, const TensorSet *params) {
+    for (int i = 0; i < params->count; i++) o->decay[i] = params->items[i].ndim >= 2;
 }
 
 void adamw_free(AdamW *o) {
     tensorset_free(&o->m);
     tensorset_free(&o->v);
+    xfree(o->decay);
+    o->decay = NULL;
 }
 
 void adamw_step(AdamW *o, TensorSet *params, const TensorSet *grads, const uint8_t *active,
@@ -40,9 +48,9 @@ void adamw_step(AdamW *o, TensorSet *params, const TensorSet *grads, const uint8
     const double bc2 = 1.0 - pow((double)b2, (double)o->t);
     const float step_size = (float)((double)lr / bc1);
     const float bc2_sqrt = (float)sqrt(bc2);
-    const float decay = 1.0f - lr * o->weight_decay;
     for (int i = 0; i < params->count; i++) {
         if (active && !active[i]) continue;
+        const float decay = o->decay[i] ? 1.0f - lr * o->weight_decay : 1.0f;
         float *p = params->items[i].data;
         const float *g = grads->items[i].data;
         float *m = o->m.items[i].data, *v = o->v.items[i].data;

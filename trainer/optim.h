@@ -17,15 +17,20 @@
 
 typedef struct AdamW {
     float beta1, beta2, eps, weight_decay;
-    int64_t t;   /* number of updates applied (bias correction uses t) */
-    TensorSet m; /* first moments, named like the parameters */
-    TensorSet v; /* second moments */
+    int64_t t;      /* number of updates applied (bias correction uses t) */
+    TensorSet m;    /* first moments, named like the parameters */
+    TensorSet v;    /* second moments */
+    uint8_t *decay; /* per tensor: 1 = apply weight decay (default), 0 = exempt */
 } AdamW;
 
 /* Allocates m and v (zero) shaped like params. */
 void adamw_build(AdamW *o, const TensorSet *params, float beta1, float beta2, float eps,
                  float weight_decay);
 void adamw_free(AdamW *o);
+
+/* Weight decay only for tensors of at least 2 dimensions (matrices and embeddings), the usual
+ * choice for pretraining: biases and LayerNorm gains are exempt. */
+void adamw_decay_matrices_only(AdamW *o, const TensorSet *params);
 
 /* One update with learning rate lr. active[i] (may be NULL = all) gates tensor i. */
 void adamw_step(AdamW *o, TensorSet *params, const TensorSet *grads, const uint8_t *active,

@@ -1,11 +1,12 @@
 /*
- * train.c — the training loop of `imprint train`.
+ * train.c — the training loop of `imprint train` (LoRA) and `imprint pretrain` (full).
  *
  * One step, on every rank:
  *   1. cut the global batch: rank r computes samples [first, first + count) of it
  *   2. agree on the global sum of loss weights W (one tiny all-reduce)
  *   3. forward, loss, backward with dloss = 1/W: local gradients are already normalised
- *   4. all-reduce the flat LoRA gradient buffer (comm/ is the only place it crosses ranks)
+ *   4. all-reduce the flat gradient buffer of what learns (the LoRA tensors, or every base
+ *      tensor when pretraining); comm/ is the only place it crosses ranks
  *   5. global norm (after the all-reduce, so every rank sees the same), clip, AdamW
  * Every rank ends the step holding bit-identical adapters; checkpoints verify that.
  */
@@ -69,6 +70,13 @@ static int build_model(Trainer *tr, Err *e) {
 static int build_lora(Trainer *tr, Err *e) {
     const Config *cfg = tr->cfg;
     const LoraConfig *lc = &cfg->lora;
+    if (tr->full) {
+        /* pretraining: the base learns; its gradient set is the all-reduced buffer */
+        gpt2_alloc_grads(&tr->model);
+        tr->params = &tr->model.params.set;
+        tr->grads = &tr->model.grads.set;
+        goto optimizer;
+    }
     char where[CFG_PATH_MAX + 64];
     const int L = tr->model.cfg.n_layer;
     LoraSpec spec = {.rank = lc->rank,
@@ -82,11 +90,29 @@ static int build_lora(Trainer *tr, Err *e) {
         return err_prefix(e, "%s", config_where(cfg, "lora.layers", where, sizeof where));
     lora_build(&tr->lora, &spec, L, tr->model.cfg.n_embd, tr->max_rows * cfg->batch.seq_len,
                cfg->seed);
-    tr->active = xmalloc((size_t)tr->lora.params.count, "active flags");
-    for (int i = 0; i < tr->lora.params.count; i++) tr->active[i] = 1;
-    adamw_build(&tr->opt, &tr->lora.params, (float)cfg->optim.beta1, (float)cfg->optim.beta2,
+    tr->params = &tr->lora.params;
+    tr->grads = &tr->lora.grads;
+optimizer:
+    tr->active = xmalloc((size_t)tr->params->count, "active flags");
+    memset(tr->active, 1, (size_t)tr->params->count);
+    adamw_build(&tr->opt, tr->params, (float)cfg->optim.beta1, (float)cfg->optim.beta2,
                 (float)cfg->optim.eps, (float)cfg->optim.weight_decay);
+    if (tr->full) adamw_decay_matrices_only(&tr->opt, tr->params);
     return 0;
+}
+
+/* The tokenizer that travels with full checkpoints: model.tokenizer, else model.path's own. */
+static void find_tokenizer(Trainer *tr) {
+    const Config *cfg = tr->cfg;
+    char probe[CFG_PATH_MAX + 32];
+    if (cfg->model.tokenizer[0]) {
+        snprintf(tr->tokenizer, sizeof tr->tokenizer, "%s", cfg->model.tokenizer);
+        return;
+    }
+    snprintf(probe, sizeof probe, "%s/vocab.json", cfg->model.path);
+    struct stat sb;
+    if (cfg->model.path[0] && stat(probe, &sb) == 0)
+        snprintf(tr->tokenizer, sizeof tr->tokenizer, "%s", cfg->model.path);
 }
 
 static int prepare_run_dir(const Trainer *tr, const TrainOptions *opt, Err *e) {
@@ -117,6 +143,9 @@ int train_setup(Trainer *tr, const Config *cfg, Comm *comm, const TrainOptions *
     memset(tr, 0, sizeof *tr);
     tr->cfg = cfg;
     tr->comm = comm;
+    tr->full = opt->full;
+    tr->quiet = opt->quiet;
+    find_tokenizer(tr);
     const int64_t global = cfg->batch.global;
     tr->max_rows = (int)((global + tr->comm->size - 1) / tr->comm->size);
     if (build_model(tr, e) != 0) return -1;
@@ -125,6 +154,12 @@ int train_setup(Trainer *tr, const Config *cfg, Comm *comm, const TrainOptions *
         0)
         return -1;
     if (data_check(&tr->data, cfg->batch.seq_len, tr->model.cfg.vocab, e) != 0) return -1;
+    if (cfg->data.val_path[0]) {
+        if (data_open(&tr->val, cfg->data.val_path, cfg->data.format, SAMPLE_SEQUENTIAL, cfg->seed,
+                      e) != 0 ||
+            data_check(&tr->val, cfg->batch.seq_len, tr->model.cfg.vocab, e) != 0)
+            return -1;
+    }
     const size_t n = (size_t)tr->max_rows * cfg->batch.seq_len;
     tr->inputs = xmalloc(sizeof(int32_t) * n, "batch inputs");
     tr->targets = xmalloc(sizeof(int32_t) * n, "batch targets");
@@ -136,6 +171,7 @@ int train_setup(Trainer *tr, const Config *cfg, Comm *comm, const TrainOptions *
 void train_teardown(Trainer *tr) {
     if (tr->metrics) fclose(tr->metrics);
     data_close(&tr->data);
+    data_close(&tr->val);
     if (tr->opt.m.items) adamw_free(&tr->opt);
     if (tr->lora.ad) lora_free(&tr->lora);
     if (tr->model.params.set.items) gpt2_free(&tr->model);
@@ -147,27 +183,33 @@ void train_teardown(Trainer *tr) {
 
 /* ---- checks and output ----------------------------------------------------------------------- */
 
-static uint64_t lora_hash(const Lora *lo) {
-    return hash_fnv1a64(lo->params.memory, sizeof(float) * lo->params.numel, 0);
+static uint64_t params_hash(const TensorSet *s) {
+    return hash_fnv1a64(s->memory, sizeof(float) * s->numel, 0);
 }
 
 static int save_checkpoint(Trainer *tr, const TrainState *st, Err *e) {
-    /* every rank must hold the same adapter: a cheap end-to-end check of the data-parallel
+    /* every rank must hold the same weights: a cheap end-to-end check of the data-parallel
      * path (a diverged rank would silently train a different model) */
-    uint64_t h = lora_hash(&tr->lora);
+    const char *what = tr->full ? "model" : "adapter";
+    uint64_t h = params_hash(tr->params);
     if (!comm_all_equal_u64(tr->comm, h))
         return err_set(e,
-                       "step %lld: ranks hold different adapters (rank %d: %016llx); this is a "
+                       "step %lld: ranks hold different %ss (rank %d: %016llx); this is a "
                        "bug, please report it with the config",
-                       (long long)st->step, tr->comm->rank, (unsigned long long)h);
+                       (long long)st->step, what, tr->comm->rank, (unsigned long long)h);
     int failed = 0;
     if (tr->comm->rank == 0) {
         char dir[CFG_PATH_MAX + 64];
         snprintf(dir, sizeof dir, "%s/checkpoints/step-%06lld", tr->cfg->run.dir,
                  (long long)st->step);
-        failed = checkpoint_write(dir, &tr->lora, &tr->opt, st, e) != 0;
+        CheckpointContent c = {.lora = tr->full ? NULL : &tr->lora,
+                               .model = tr->full ? &tr->model : NULL,
+                               .tokenizer = tr->full ? tr->tokenizer : NULL,
+                               .opt = &tr->opt,
+                               .state = *st};
+        failed = checkpoint_write(dir, &c, e) != 0;
         if (!failed)
-            printf("checkpoint %s (adapter fnv64 %016llx, identical on %d rank%s)\n", dir,
+            printf("checkpoint %s (%s fnv64 %016llx, identical on %d rank%s)\n", dir, what,
                    (unsigned long long)h, tr->comm->size, tr->comm->size == 1 ? "" : "s");
     }
     return comm_first_failure(tr->comm, failed) >= 0 ? -1 : 0;
@@ -176,20 +218,26 @@ static int save_checkpoint(Trainer *tr, const TrainState *st, Err *e) {
 static void print_banner(const Trainer *tr) {
     const Config *cfg = tr->cfg;
     const GPT2Config *mc = &tr->model.cfg;
-    size_t lora_params = 0;
-    for (int i = 0; i < tr->lora.params.count; i++) lora_params += tr->lora.params.items[i].numel;
+    size_t learn = 0;
+    for (int i = 0; i < tr->params->count; i++) learn += tr->params->items[i].numel;
     printf("imprint %s (%s): %d rank%s x %d thread%s\n", IMPRINT_VERSION, IMPRINT_GIT,
            tr->comm->size, tr->comm->size == 1 ? "" : "s", omp_get_max_threads(),
            omp_get_max_threads() == 1 ? "" : "s");
     printf("model   %s: %d layers, %d heads, width %d, vocab %d, context %d, %.2fM params\n",
            cfg->model.random ? "random init" : cfg->model.path, mc->n_layer, mc->n_head, mc->n_embd,
            mc->vocab, mc->n_ctx, gpt2_num_params(&tr->model) / 1e6);
-    printf("lora    rank %d, alpha %g (scale %g), layers %d-%d, %zu trainable params\n",
-           tr->lora.spec.rank, tr->lora.spec.alpha, tr->lora.scale, tr->lora.spec.layer_first,
-           tr->lora.spec.layer_last, lora_params);
+    if (tr->full)
+        printf("learn   every base tensor (pretrain), %zu params\n", learn);
+    else
+        printf("lora    rank %d, alpha %g (scale %g), layers %d-%d, %zu trainable params\n",
+               tr->lora.spec.rank, tr->lora.spec.alpha, tr->lora.scale, tr->lora.spec.layer_first,
+               tr->lora.spec.layer_last, learn);
     printf("data    %s: %lld tokens; batch %d x %d tokens, %d samples on this rank at most\n",
            cfg->data.path, (long long)tr->data.n_tokens, cfg->batch.global, cfg->batch.seq_len,
            tr->max_rows);
+    if (tr->val.raw)
+        printf("val     %s: %lld tokens; %d batches every %d steps\n", cfg->data.val_path,
+               (long long)tr->val.n_tokens, cfg->run.eval_batches, cfg->run.eval_every);
     printf("run     %s, %d steps\n", cfg->run.dir, cfg->run.steps);
     fflush(stdout);
 }
@@ -216,13 +264,14 @@ int train_step(Trainer *tr, int64_t step, StepStats *out, Err *e) {
         return err_set(e, "step %lld: the global batch has no token with a loss weight",
                        (long long)step);
 
-    lora_zero_grad(&tr->lora);
+    Lora *lora = tr->full ? NULL : &tr->lora;
+    memset(tr->grads->memory, 0, sizeof(float) * tr->grads->numel);
     if (count > 0) {
-        if (gpt2_forward(&tr->model, &tr->lora, &b, e) != 0) return -1;
+        if (gpt2_forward(&tr->model, lora, &b, e) != 0) return -1;
         local[0] = gpt2_loss(&tr->model, &b);
-        gpt2_backward(&tr->model, &tr->lora, &b, (float)(1.0 / wsum));
+        gpt2_backward(&tr->model, lora, &b, (float)(1.0 / wsum));
     }
-    comm_allreduce_sum_f32(comm, tr->lora.grads.memory, tr->lora.grads.numel);
+    comm_allreduce_sum_f32(comm, tr->grads->memory, tr->grads->numel);
     double loss = local[0];
     comm_allreduce_sum_f64(comm, &loss, 1);
     loss /= wsum;
@@ -230,11 +279,49 @@ int train_step(Trainer *tr, int64_t step, StepStats *out, Err *e) {
         return err_set(e, "step %lld: loss is %g; lower optim.lr or check the data",
                        (long long)step, loss);
 
-    double norm = grad_global_norm(&tr->lora.grads);
-    grad_clip(&tr->lora.grads, norm, (float)cfg->optim.clip);
+    double norm = grad_global_norm(tr->grads);
+    grad_clip(tr->grads, norm, (float)cfg->optim.clip);
     float lr = lr_at(&cfg->optim, step, cfg->run.steps);
-    adamw_step(&tr->opt, &tr->lora.params, &tr->lora.grads, tr->active, lr);
+    adamw_step(&tr->opt, tr->params, tr->grads, tr->active, lr);
     *out = (StepStats){loss, wsum, norm, lr};
+    return 0;
+}
+
+int train_validate(Trainer *tr, double *loss, Err *e) {
+    const Config *cfg = tr->cfg;
+    Comm *comm = tr->comm;
+    const int T = cfg->batch.seq_len, global = cfg->batch.global;
+    if (!tr->val.raw) return err_set(e, "no validation data; set data.val_path");
+    int64_t first, count;
+    comm_slice(global, comm->rank, comm->size, &first, &count);
+    double sums[2] = {0.0, 0.0}; /* weighted loss, weight */
+    for (int j = 0; j < cfg->run.eval_batches; j++) {
+        if (count == 0) continue;
+        const int64_t sample0 = (int64_t)j * global + first;
+        Batch b = {tr->inputs, tr->targets, tr->weights, (int)count, T, (uint64_t)sample0, 0};
+        data_fill(&tr->val, sample0, (int)count, T, tr->inputs, tr->targets, tr->weights);
+        for (int64_t i = 0; i < count * T; i++) sums[1] += tr->weights[i];
+        if (gpt2_forward(&tr->model, tr->full ? NULL : &tr->lora, &b, e) != 0) return -1;
+        sums[0] += gpt2_loss(&tr->model, &b);
+    }
+    comm_allreduce_sum_f64(comm, sums, 2);
+    *loss = sums[0] / sums[1];
+    return 0;
+}
+
+static int validate_and_log(Trainer *tr, int64_t step, Err *e) {
+    double vloss;
+    if (train_validate(tr, &vloss, e) != 0) return -1;
+    if (tr->comm->rank == 0) {
+        fprintf(tr->metrics, "{\"step\":%lld,\"val_loss\":%.6f,\"val_ppl\":%.4f}\n",
+                (long long)step, vloss, exp(vloss));
+        fflush(tr->metrics);
+        if (!tr->quiet) {
+            printf("val   %5lld | loss %.4f | perplexity %.2f\n", (long long)step, vloss,
+                   exp(vloss));
+            fflush(stdout);
+        }
+    }
     return 0;
 }
 
@@ -243,6 +330,7 @@ static int train_loop(Trainer *tr, const TrainOptions *opt, Err *e) {
     TrainState st = {.seed = cfg->seed};
     double t_start = now_seconds(), t_last = t_start;
 
+    if (tr->val.raw && validate_and_log(tr, 0, e) != 0) return -1; /* the starting point */
     for (int64_t step = 0; step < cfg->run.steps; step++) {
         StepStats s;
         if (train_step(tr, step, &s, e) != 0) return -1;
@@ -272,6 +360,9 @@ static int train_loop(Trainer *tr, const TrainOptions *opt, Err *e) {
         }
         int last = st.step == cfg->run.steps;
         int periodic = cfg->run.checkpoint_every > 0 && st.step % cfg->run.checkpoint_every == 0;
+        int eval = tr->val.raw &&
+                   (last || (cfg->run.eval_every > 0 && st.step % cfg->run.eval_every == 0));
+        if (eval && validate_and_log(tr, st.step, e) != 0) return -1;
         if ((last || periodic) && save_checkpoint(tr, &st, e) != 0) return -1;
     }
     return 0;

@@ -1,5 +1,7 @@
 /*
- * train.h — `imprint train`: LoRA training on a token file, data-parallel over ranks.
+ * train.h — `imprint train` (LoRA adapters, frozen base) and `imprint pretrain` (every base
+ * tensor) on token files, data-parallel over ranks. Both share one model, one step and one
+ * data-parallel path; they differ only in which tensors learn.
  */
 #ifndef IMPRINT_TRAIN_H
 #define IMPRINT_TRAIN_H
@@ -17,6 +19,7 @@
 typedef struct TrainOptions {
     int overwrite; /* replace checkpoints already in run.dir */
     int quiet;     /* no progress lines */
+    int full;      /* pretrain: train every base tensor, no adapters */
 } TrainOptions;
 
 typedef struct Trainer {
@@ -25,13 +28,19 @@ typedef struct Trainer {
     GPT2 model;
     Lora lora;
     AdamW opt;
+    int full;          /* every base tensor learns (pretrain) */
+    int quiet;         /* no banner, progress or validation lines */
+    TensorSet *params; /* what learns: lora.params, or model.params.set when full */
+    TensorSet *grads;  /* its gradients: the flat buffer that is all-reduced */
     TokenData data;
-    int max_rows;     /* most samples any rank computes per step */
-    int32_t *inputs;  /* [max_rows * T] */
-    int32_t *targets; /* [max_rows * T] */
-    float *weights;   /* [max_rows * T] */
-    uint8_t *active;  /* [lora.params.count]: tensor learns this step */
-    FILE *metrics;    /* rank 0: metrics.jsonl, or NULL */
+    TokenData val;                /* validation tokens (val.raw == NULL when none) */
+    char tokenizer[CFG_PATH_MAX]; /* copied into full checkpoints; "" = none */
+    int max_rows;                 /* most samples any rank computes per step */
+    int32_t *inputs;              /* [max_rows * T] */
+    int32_t *targets;             /* [max_rows * T] */
+    float *weights;               /* [max_rows * T] */
+    uint8_t *active;              /* [lora.params.count]: tensor learns this step */
+    FILE *metrics;                /* rank 0: metrics.jsonl, or NULL */
 } Trainer;
 
 /* What one optimizer step measured, identical on every rank. */
@@ -50,6 +59,10 @@ int train_setup(Trainer *tr, const Config *cfg, Comm *comm, const TrainOptions *
 
 /* One data-parallel optimizer step over global samples [step * G, step * G + G). */
 int train_step(Trainer *tr, int64_t step, StepStats *out, Err *e);
+
+/* Mean loss over run.eval_batches fixed global batches of the validation file (the same
+ * windows every time, sharded like training batches). */
+int train_validate(Trainer *tr, double *loss, Err *e);
 
 void train_teardown(Trainer *tr);
 
