@@ -42,12 +42,20 @@ void mm_backward_weight(float *dw, float *dbias, const float *in, const float *d
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, in_dim, out_dim, rows, 1.0f, in, in_dim,
                 dout, ldd, 1.0f, dw, out_dim);
     if (dbias) {
-        /* columns split over threads, rows summed in order: deterministic */
+        /* column blocks split over threads, each column summed over rows in order:
+         * deterministic, and the inner loop walks memory contiguously */
+        enum { BLOCK = 64 };
+        const int nblocks = (out_dim + BLOCK - 1) / BLOCK;
 #pragma omp parallel for schedule(static)
-        for (int j = 0; j < out_dim; j++) {
-            float s = 0.0f;
-            for (int r = 0; r < rows; r++) s += dout[(size_t)r * ldd + j];
-            dbias[j] += s;
+        for (int blk = 0; blk < nblocks; blk++) {
+            const int j0 = blk * BLOCK, j1 = j0 + BLOCK < out_dim ? j0 + BLOCK : out_dim;
+            float acc[BLOCK] = {0};
+            for (int r = 0; r < rows; r++) {
+                const float *d = dout + (size_t)r * ldd;
+#pragma omp simd
+                for (int j = j0; j < j1; j++) acc[j - j0] += d[j];
+            }
+            for (int j = j0; j < j1; j++) dbias[j] += acc[j - j0];
         }
     }
 }
@@ -166,91 +174,75 @@ void gelu_backward(float *d_inout, const float *in, size_t n) {
 
 /* ---- causal self-attention ------------------------------------------------------------- */
 
+/* Per (sample, head), as matrix products through BLAS: S = scale * Q K^T over the full T x T
+ * (the masked half costs flops but BLAS runs far faster than scalar loops), a causal softmax
+ * row by row, then Y = P V. Each (b, h) is one task on one thread; BLAS called inside an OpenMP
+ * parallel region runs single-threaded (OpenBLAS's OpenMP build checks omp_in_parallel), so the
+ * result does not depend on the thread count. */
 void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH) {
     const int hs = C / NH, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)hs);
-#pragma omp parallel for collapse(3) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; b++)
-        for (int h = 0; h < NH; h++)
+        for (int h = 0; h < NH; h++) {
+            const float *q = qkv + (size_t)b * T * C3 + h * hs;
+            const float *k = q + C, *v = q + 2 * C;
+            float *a = att + ((size_t)b * NH + h) * T * T;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, C3, k, C3,
+                        0.0f, a, T);
             for (int t = 0; t < T; t++) {
-                const float *q = qkv + ((size_t)b * T + t) * C3 + h * hs;
-                float *a = att + (((size_t)b * NH + h) * T + t) * T;
-                float mx = -INFINITY;
-                for (int t2 = 0; t2 <= t; t2++) {
-                    const float *k = qkv + ((size_t)b * T + t2) * C3 + C + h * hs;
-                    float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-                    for (int i = 0; i < hs; i++) s += q[i] * k[i];
-                    s *= scale;
-                    a[t2] = s;
-                    if (s > mx) mx = s;
-                }
+                float *row = a + (size_t)t * T;
+                float mx = row[0];
+                for (int t2 = 1; t2 <= t; t2++) mx = row[t2] > mx ? row[t2] : mx;
                 float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
                 for (int t2 = 0; t2 <= t; t2++) {
-                    float ev = fast_expf(a[t2] - mx);
-                    a[t2] = ev;
+                    float ev = fast_expf(row[t2] - mx);
+                    row[t2] = ev;
                     sum += ev;
                 }
                 float inv = 1.0f / sum;
-                for (int t2 = 0; t2 <= t; t2++) a[t2] *= inv;
-                for (int t2 = t + 1; t2 < T; t2++) a[t2] = 0.0f;
-                float *o = out + ((size_t)b * T + t) * C + h * hs;
-                for (int i = 0; i < hs; i++) o[i] = 0.0f;
-                for (int t2 = 0; t2 <= t; t2++) {
-                    const float *v = qkv + ((size_t)b * T + t2) * C3 + 2 * C + h * hs;
-                    float p = a[t2];
 #pragma omp simd
-                    for (int i = 0; i < hs; i++) o[i] += p * v[i];
-                }
+                for (int t2 = 0; t2 <= t; t2++) row[t2] *= inv;
+                for (int t2 = t + 1; t2 < T; t2++) row[t2] = 0.0f;
             }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, a, T, v, C3,
+                        0.0f, out + (size_t)b * T * C + h * hs, C);
+        }
 }
 
+/* dP = dY V^T, dV = P^T dY, dS = P * (dP - rowsum(P * dP)) * scale, dQ = dS K, dK = dS^T Q. */
 void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
                         const float *att, int B, int T, int C, int NH) {
     const int hs = C / NH, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)hs);
-    /* one (b, h) per task: it owns the q, k, v columns of head h in rows of sample b */
 #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++) {
+            const float *q = qkv + (size_t)b * T * C3 + h * hs;
+            const float *k = q + C, *v = q + 2 * C;
+            float *dq = dqkv + (size_t)b * T * C3 + h * hs;
+            float *dk = dq + C, *dv = dq + 2 * C;
+            const float *a = att + ((size_t)b * NH + h) * T * T;
+            float *ds = scratch + ((size_t)b * NH + h) * T * T;
+            const float *dy = dout + (size_t)b * T * C + h * hs;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, dy, C, v, C3, 0.0f,
+                        ds, T);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, a, T, dy, C, 0.0f,
+                        dv, C3);
             for (int t = 0; t < T; t++) {
-                float *d = dqkv + ((size_t)b * T + t) * C3 + h * hs;
-                memset(d, 0, sizeof(float) * hs);
-                memset(d + C, 0, sizeof(float) * hs);
-                memset(d + 2 * C, 0, sizeof(float) * hs);
-            }
-            for (int t = 0; t < T; t++) {
-                const float *a = att + (((size_t)b * NH + h) * T + t) * T;
-                float *da = scratch + (((size_t)b * NH + h) * T + t) * T;
-                const float *dy = dout + ((size_t)b * T + t) * C + h * hs;
-                const float *q = qkv + ((size_t)b * T + t) * C3 + h * hs;
-                float *dq = dqkv + ((size_t)b * T + t) * C3 + h * hs;
-                /* through y = sum_t2 a[t2] v[t2] */
-                for (int t2 = 0; t2 <= t; t2++) {
-                    const float *v = qkv + ((size_t)b * T + t2) * C3 + 2 * C + h * hs;
-                    float *dv = dqkv + ((size_t)b * T + t2) * C3 + 2 * C + h * hs;
-                    float s = 0.0f;
-                    float p = a[t2];
-#pragma omp simd reduction(+ : s)
-                    for (int i = 0; i < hs; i++) {
-                        s += dy[i] * v[i];
-                        dv[i] += p * dy[i];
-                    }
-                    da[t2] = s;
-                }
-                /* through the softmax */
+                const float *p = a + (size_t)t * T;
+                float *d = ds + (size_t)t * T;
                 float dot = 0.0f;
-                for (int t2 = 0; t2 <= t; t2++) dot += a[t2] * da[t2];
-                for (int t2 = 0; t2 <= t; t2++) {
-                    float dpre = a[t2] * (da[t2] - dot) * scale;
-                    const float *k = qkv + ((size_t)b * T + t2) * C3 + C + h * hs;
-                    float *dk = dqkv + ((size_t)b * T + t2) * C3 + C + h * hs;
+#pragma omp simd reduction(+ : dot)
+                for (int t2 = 0; t2 <= t; t2++) dot += p[t2] * d[t2];
 #pragma omp simd
-                    for (int i = 0; i < hs; i++) {
-                        dq[i] += dpre * k[i];
-                        dk[i] += dpre * q[i];
-                    }
-                }
+                for (int t2 = 0; t2 <= t; t2++) d[t2] = p[t2] * (d[t2] - dot) * scale;
+                for (int t2 = t + 1; t2 < T; t2++) d[t2] = 0.0f;
             }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, ds, T, k, C3,
+                        0.0f, dq, C3);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, ds, T, q, C3, 0.0f,
+                        dk, C3);
         }
 }

@@ -9,6 +9,7 @@
 
 #include "comm.h"
 #include "config.h"
+#include "tools.h"
 #include "train.h"
 #include "util.h"
 
@@ -22,6 +23,14 @@ static const char *USAGE =
     "      Train every weight of the base model (no adapters); checkpoints are HF model dirs.\n"
     "  imprint config CONFIG [--set KEY=VALUE]...\n"
     "      Validate CONFIG and print it resolved, every default filled in.\n"
+    "  imprint tokenizer-train --vocab N --out DIR FILE...\n"
+    "      Train a byte-level BPE tokenizer (GPT-2 style vocab.json + merges.txt).\n"
+    "  imprint tokenize --tokenizer DIR IN.txt OUT.bin\n"
+    "      Encode text (documents separated by blank lines) into an llm.c token shard.\n"
+    "  imprint export MODEL OUTDIR [--bf16] [--tokenizer DIR]\n"
+    "      Write a model (HF dir or llm.c .bin) as an HF GPT-2 dir, optionally in BF16.\n"
+    "  imprint generate MODEL [--tokenizer DIR] [--tokens N] PROMPT...\n"
+    "      Greedy continuation of each prompt.\n"
     "  imprint version\n"
     "  imprint help | --help | -h\n"
     "\n"
@@ -41,7 +50,8 @@ typedef struct Cli {
     TrainOptions train;
 } Cli;
 
-static const char *COMMANDS[] = {"train", "pretrain", "config", "version", "help"};
+static const char *COMMANDS[] = {"train",    "pretrain", "config",   "version",        "help",
+                                 "tokenize", "export",   "generate", "tokenizer-train"};
 
 static int parse_cli(Cli *cli, int argc, char **argv, Err *e) {
     memset(cli, 0, sizeof *cli);
@@ -104,8 +114,22 @@ static int launcher_rank(void) {
     return 0;
 }
 
+typedef int (*ToolFn)(int, char **, Err *);
+
 int main(int argc, char **argv) {
     Err e = {{0}};
+    static const struct {
+        const char *name;
+        ToolFn fn;
+    } tools[] = {{"tokenizer-train", tool_tokenizer_train},
+                 {"tokenize", tool_tokenize},
+                 {"export", tool_export},
+                 {"generate", tool_generate}};
+    for (size_t i = 0; argc >= 2 && i < sizeof tools / sizeof *tools; i++)
+        if (!strcmp(argv[1], tools[i].name)) {
+            if (tools[i].fn(argc - 2, argv + 2, &e) != 0) die("%s", e.msg);
+            return 0;
+        }
     Cli cli;
     if (parse_cli(&cli, argc, argv, &e) != 0) {
         if (launcher_rank() != 0) return 2;

@@ -8,6 +8,7 @@
 #include "model.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -165,6 +166,10 @@ static void acts_declare(GPT2Acts *a, const GPT2Config *c, int B, int T) {
 }
 
 void gpt2_build(GPT2 *m, const GPT2Config *cfg, int max_B, int max_T) {
+    /* The kernels use one level of threads: attention calls BLAS from inside its (sample,
+     * head) loop and must get single-threaded BLAS there, not a nested team per call, which
+     * oversubscribes the cores ~5x. */
+    omp_set_max_active_levels(1);
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
     m->max_B = max_B;
