@@ -74,6 +74,57 @@ typedef struct RunConfig {
     int threads;      /* OpenMP/BLAS threads per rank; 0: OMP_NUM_THREADS, else cores/ranks */
 } RunConfig;
 
+/* ---- the curriculum (see docs/chains.md and README) ---------------------------------------- */
+
+#define CFG_MAX_STAGES    32
+#define CFG_MAX_LIBRARIES 8
+
+/* curriculum.stages.[i].loss: which tokens of a chain carry loss */
+typedef enum {
+    STAGE_LOSS_TRAIL = 0,                  /* "trail": every token of the chain */
+    STAGE_LOSS_CONNECTIVES_CONCLUSION = 1, /* "connectives+conclusion" */
+    STAGE_LOSS_CONCLUSION = 2              /* "conclusion": the answer tokens only */
+} StageLoss;
+typedef enum {
+    STAGE_PACING_LINEAR = 0,
+    STAGE_PACING_ROOT = 1,
+    STAGE_PACING_DISCRETE = 2
+} StagePacing;
+typedef enum {
+    ORDER_CURRICULUM = 0,    /* "curriculum": stages as configured */
+    ORDER_SHUFFLED = 1,      /* "shuffled": the same samples in random order */
+    ORDER_ANTI = 2,          /* "anti": bands in reverse order */
+    ORDER_GROWING_RANDOM = 3 /* "growing-random": stage lengths kept, bands permuted */
+} CurriculumOrder;
+
+typedef struct StageConfig {
+    char name[CFG_NAME_MAX];
+    int bridge;                      /* blends the bands of its two neighbouring stages */
+    double band_lo, band_hi;         /* band = [lo, hi] of measured volatility (not for bridges) */
+    int steps;                       /* optimizer steps; with an until rule: the step cap */
+    double replay;                   /* fraction of samples drawn from earlier stages' pools */
+    int pacing;                      /* StagePacing (bridges) */
+    int loss;                        /* StageLoss */
+    double anchor_weight;            /* loss weight multiplier for connective (anchor) tokens */
+    int layer_first, layer_last;     /* adapters that learn in this stage; [0, -1] = all */
+    int targets;                     /* LORA_Q | ... that learn in this stage */
+    double lr_scale;                 /* multiplies the learning rate (gradient damping) */
+    char until_metric[CFG_NAME_MAX]; /* "" = fixed length; e.g. "heldout_entities.em" */
+    double until_threshold; /* advance when the metric reaches this (checked every eval_every) */
+} StageConfig;
+
+typedef struct CurriculumConfig {
+    int enabled; /* the curriculum group is given: batches come from the chain library */
+    char libraries[CFG_MAX_LIBRARIES][CFG_PATH_MAX];
+    int n_libraries;
+    int order;                               /* CurriculumOrder */
+    int variants;                            /* variants per chain per band, 5..10 */
+    double heldout_band_lo, heldout_band_hi; /* band of the held-out-variants split */
+    int eval_every; /* steps between evaluations in stages with an until rule */
+    StageConfig stages[CFG_MAX_STAGES];
+    int n_stages;
+} CurriculumConfig;
+
 typedef struct Config {
     ModelConfig model;
     LoraConfig lora;
@@ -81,6 +132,7 @@ typedef struct Config {
     DataConfig data;
     BatchConfig batch;
     RunConfig run;
+    CurriculumConfig curriculum;
     uint64_t seed;
 
     /* Where things came from, for messages raised after loading (e.g. when lora.layers is
