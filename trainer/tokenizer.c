@@ -18,13 +18,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GPT2_PATTERN                                                                              \
+#define GPT2_PATTERN                                                                               \
     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
 
 /* Words longer than this are encoded but not cached; the cache is emptied when it holds
  * CACHE_MAX_WORDS words. */
 #define CACHE_MAX_WORD  64
 #define CACHE_MAX_WORDS (1u << 19)
+/* A pre-token longer than this (1 MiB of letters, say) is merged in pieces of this size, which
+ * bounds the scratch memory (about 40 bytes per byte); GPT-2 has no such limit. */
+#define BPE_MAX_WORD (1u << 20)
 
 /* ---- UTF-8 and GPT-2's byte map ---------------------------------------------------------- */
 
@@ -38,14 +41,14 @@ static int utf8_seq_len(const unsigned char *s, size_t n) {
     if (c < 0xE0) return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
     if (c < 0xF0) {
         if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80) return 0;
-        if (c == 0xE0 && s[1] < 0xA0) return 0; /* overlong */
+        if (c == 0xE0 && s[1] < 0xA0) return 0;  /* overlong */
         if (c == 0xED && s[1] >= 0xA0) return 0; /* surrogate */
         return 3;
     }
     if (c < 0xF5) {
         if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
             return 0;
-        if (c == 0xF0 && s[1] < 0x90) return 0; /* overlong */
+        if (c == 0xF0 && s[1] < 0x90) return 0;  /* overlong */
         if (c == 0xF4 && s[1] >= 0x90) return 0; /* > U+10FFFF */
         return 4;
     }
@@ -55,9 +58,12 @@ static int utf8_seq_len(const unsigned char *s, size_t n) {
 /* Decodes the well-formed sequence of length k at s. */
 static unsigned utf8_decode(const unsigned char *s, int k) {
     switch (k) {
-    case 1: return s[0];
-    case 2: return ((s[0] & 0x1Fu) << 6) | (s[1] & 0x3Fu);
-    case 3: return ((s[0] & 0x0Fu) << 12) | ((s[1] & 0x3Fu) << 6) | (s[2] & 0x3Fu);
+    case 1:
+        return s[0];
+    case 2:
+        return ((s[0] & 0x1Fu) << 6) | (s[1] & 0x3Fu);
+    case 3:
+        return ((s[0] & 0x0Fu) << 12) | ((s[1] & 0x3Fu) << 6) | (s[2] & 0x3Fu);
     default:
         return ((s[0] & 0x07u) << 18) | ((s[1] & 0x3Fu) << 12) | ((s[2] & 0x3Fu) << 6) |
                (s[3] & 0x3Fu);
@@ -426,8 +432,9 @@ static Tokenizer *tok_new(Err *e) {
         char buf[256];
         pcre2_get_error_message(ec, (PCRE2_UCHAR *)buf, sizeof buf);
         tok_free(t);
-        err_set(e, "tokenizer: PCRE2 cannot compile GPT-2's pattern (%s at offset %zu); install "
-                   "a PCRE2 built with Unicode support (libpcre2-dev)",
+        err_set(e,
+                "tokenizer: PCRE2 cannot compile GPT-2's pattern (%s at offset %zu); install "
+                "a PCRE2 built with Unicode support (libpcre2-dev)",
                 buf, (size_t)eo);
         return NULL;
     }
@@ -474,8 +481,7 @@ int tok_special_id(const Tokenizer *t, const char *s) {
     if (!t || !s) return -1;
     size_t n = strlen(s);
     for (int i = t->n_tok - 1; i >= 0; i--)
-        if (t->tok[i].special && t->tok[i].len == n && memcmp(t->tok[i].bytes, s, n) == 0)
-            return i;
+        if (t->tok[i].special && t->tok[i].len == n && memcmp(t->tok[i].bytes, s, n) == 0) return i;
     return -1;
 }
 
@@ -764,7 +770,9 @@ static void encode_word(const Tokenizer *t, const char *w, size_t L, IdVec *out)
         return;
     }
     if (L > CACHE_MAX_WORD) {
-        bpe_word(t, (const unsigned char *)w, L, out);
+        for (size_t o = 0; o < L; o += BPE_MAX_WORD)
+            bpe_word(t, (const unsigned char *)w + o, L - o < BPE_MAX_WORD ? L - o : BPE_MAX_WORD,
+                     out);
         return;
     }
     Cache *c = &t->s->cache;
@@ -800,8 +808,8 @@ static size_t find_bytes(const char *hay, size_t n, size_t from, const char *nee
     return n;
 }
 
-static int encode_common(const Tokenizer *t, const char *text, size_t len, int32_t **ids,
-                         size_t *n, int special, Err *e) {
+static int encode_common(const Tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n,
+                         int special, Err *e) {
     if (!t || !ids || !n || (!text && len)) return err_set(e, "tok_encode: NULL argument");
     IdVec v = {0};
     v.cap = len / 3 + 16;
@@ -846,18 +854,16 @@ static int encode_common(const Tokenizer *t, const char *text, size_t len, int32
     return 0;
 }
 
-int tok_encode(const Tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n,
-               Err *e) {
+int tok_encode(const Tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n, Err *e) {
     return encode_common(t, text, len, ids, n, 0, e);
 }
 
-int tok_encode_special(const Tokenizer *t, const char *text, size_t len, int32_t **ids,
-                       size_t *n, Err *e) {
+int tok_encode_special(const Tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n,
+                       Err *e) {
     return encode_common(t, text, len, ids, n, 1, e);
 }
 
-int tok_decode(const Tokenizer *t, const int32_t *ids, size_t n, char **out, size_t *len,
-               Err *e) {
+int tok_decode(const Tokenizer *t, const int32_t *ids, size_t n, char **out, size_t *len, Err *e) {
     if (!t || !out || (!ids && n)) return err_set(e, "tok_decode: NULL argument");
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
@@ -933,10 +939,14 @@ static int hex4(const char *s, unsigned *v) {
     for (int k = 0; k < 4; k++) {
         char c = s[k];
         x <<= 4;
-        if (c >= '0' && c <= '9') x |= (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f') x |= (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F') x |= (unsigned)(c - 'A' + 10);
-        else return -1;
+        if (c >= '0' && c <= '9')
+            x |= (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            x |= (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            x |= (unsigned)(c - 'A' + 10);
+        else
+            return -1;
     }
     *v = x;
     return 0;
@@ -948,32 +958,54 @@ static int json_string(Json *j) {
     j->slen = 0;
     sbuf_put(j, "", 0);
     for (;;) {
-        if (j->i >= j->n)
-            return json_err(j, start, "unterminated string; close it with '\"'");
+        if (j->i >= j->n) return json_err(j, start, "unterminated string; close it with '\"'");
         unsigned char c = (unsigned char)j->p[j->i];
         if (c == '"') {
             j->i++;
             return 0;
         }
         if (c < 0x20)
-            return json_err(j, j->i, "raw control character 0x%02X in a string; write it as "
-                                     "\\u00%02x", c, c);
+            return json_err(j, j->i,
+                            "raw control character 0x%02X in a string; write it as "
+                            "\\u00%02x",
+                            c, c);
         if (c == '\\') {
-            if (j->i + 1 >= j->n) return json_err(j, j->i, "unterminated escape; finish the string");
+            if (j->i + 1 >= j->n)
+                return json_err(j, j->i, "unterminated escape; finish the string");
             char x = j->p[j->i + 1], o;
             switch (x) {
-            case '"': o = '"'; break;
-            case '\\': o = '\\'; break;
-            case '/': o = '/'; break;
-            case 'b': o = '\b'; break;
-            case 'f': o = '\f'; break;
-            case 'n': o = '\n'; break;
-            case 'r': o = '\r'; break;
-            case 't': o = '\t'; break;
-            case 'u': o = 0; break;
+            case '"':
+                o = '"';
+                break;
+            case '\\':
+                o = '\\';
+                break;
+            case '/':
+                o = '/';
+                break;
+            case 'b':
+                o = '\b';
+                break;
+            case 'f':
+                o = '\f';
+                break;
+            case 'n':
+                o = '\n';
+                break;
+            case 'r':
+                o = '\r';
+                break;
+            case 't':
+                o = '\t';
+                break;
+            case 'u':
+                o = 0;
+                break;
             default:
-                return json_err(j, j->i, "invalid escape \\%c; JSON allows \\\" \\\\ \\/ \\b \\f "
-                                         "\\n \\r \\t \\uXXXX", x);
+                return json_err(j, j->i,
+                                "invalid escape \\%c; JSON allows \\\" \\\\ \\/ \\b \\f "
+                                "\\n \\r \\t \\uXXXX",
+                                x);
             }
             if (x != 'u') {
                 sbuf_put(j, &o, 1);
@@ -990,8 +1022,10 @@ static int json_string(Json *j) {
             if (cp >= 0xD800 && cp <= 0xDBFF) {
                 if (j->i + 6 > j->n || j->p[j->i] != '\\' || j->p[j->i + 1] != 'u' ||
                     hex4(j->p + j->i + 2, &lo) || lo < 0xDC00 || lo > 0xDFFF)
-                    return json_err(j, at, "high surrogate \\u%04x without a low surrogate; "
-                                           "fix the escape", cp);
+                    return json_err(j, at,
+                                    "high surrogate \\u%04x without a low surrogate; "
+                                    "fix the escape",
+                                    cp);
                 j->i += 6;
                 cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
             }
@@ -1031,7 +1065,7 @@ static int json_vocab(Json *j, VEntry **out, size_t *n_out) {
         for (;;) {
             json_ws(j);
             if (j->i >= j->n || j->p[j->i] != '"') {
-                json_err(j, j->i, "expected a token string in double quotes");
+                json_err(j, j->i, "expected a token string in double quotes; fix the JSON syntax");
                 goto fail;
             }
             size_t off = j->i;
@@ -1040,7 +1074,7 @@ static int json_vocab(Json *j, VEntry **out, size_t *n_out) {
             show(shown, sizeof shown, j->sbuf, j->slen);
             json_ws(j);
             if (j->i >= j->n || j->p[j->i] != ':') {
-                json_err(j, j->i, "expected ':' after token \"%s\"", shown);
+                json_err(j, j->i, "expected ':' after token \"%s\"; fix the JSON syntax", shown);
                 goto fail;
             }
             j->i++;
@@ -1051,7 +1085,9 @@ static int json_vocab(Json *j, VEntry **out, size_t *n_out) {
                 goto fail;
             }
             if (j->i >= j->n || j->p[j->i] < '0' || j->p[j->i] > '9') {
-                json_err(j, vat, "token \"%s\": id must be a non-negative integer", shown);
+                json_err(j, vat,
+                         "token \"%s\": id must be a non-negative integer; ids must be 0..N-1",
+                         shown);
                 goto fail;
             }
             long long id = 0;
@@ -1064,7 +1100,9 @@ static int json_vocab(Json *j, VEntry **out, size_t *n_out) {
                 j->i++;
             }
             if (j->i < j->n && (j->p[j->i] == '.' || j->p[j->i] == 'e' || j->p[j->i] == 'E')) {
-                json_err(j, vat, "token \"%s\": id must be a non-negative integer", shown);
+                json_err(j, vat,
+                         "token \"%s\": id must be a non-negative integer; ids must be 0..N-1",
+                         shown);
                 goto fail;
             }
             if (n == cap) {
@@ -1087,7 +1125,9 @@ static int json_vocab(Json *j, VEntry **out, size_t *n_out) {
                 j->i++;
                 break;
             }
-            json_err(j, j->i, "expected ',' or '}' after the id of token \"%s\"", shown);
+            json_err(j, j->i,
+                     "expected ',' or '}' after the id of token \"%s\"; fix the JSON syntax",
+                     shown);
             goto fail;
         }
     }
@@ -1128,8 +1168,8 @@ static int mapped_to_bytes(const char *s, size_t n, char *out, size_t *out_len, 
     return 0;
 }
 
-static int load_vocab(Tokenizer *t, const char *path, BytesMap *map, size_t **offsets,
-                      char **file, Err *e) {
+static int load_vocab(Tokenizer *t, const char *path, BytesMap *map, size_t **offsets, char **file,
+                      Err *e) {
     size_t n_file;
     char *buf = file_read_all(path, &n_file, e);
     if (!buf) return -1;
@@ -1156,8 +1196,8 @@ static int load_vocab(Tokenizer *t, const char *path, BytesMap *map, size_t **of
     for (size_t k = 0; k < n; k++) {
         show(shown, sizeof shown, v[k].str, v[k].len);
         if (v[k].len == 0) {
-            err_set(e, "%s:%d: byte %zu: empty token \"\"; remove it", path,
-                    line_of(buf, v[k].off), v[k].off);
+            err_set(e, "%s:%d: byte %zu: empty token \"\"; remove it", path, line_of(buf, v[k].off),
+                    v[k].off);
             goto fail;
         }
         int fresh;
@@ -1412,14 +1452,29 @@ static void json_put_string(FILE *fp, const char *s, size_t n) {
         unsigned cp = l ? utf8_decode(u, l) : u[0]; /* strings are valid UTF-8 */
         i += l ? (size_t)l : 1;
         switch (cp) {
-        case '"': fputs("\\\"", fp); continue;
-        case '\\': fputs("\\\\", fp); continue;
-        case '\n': fputs("\\n", fp); continue;
-        case '\r': fputs("\\r", fp); continue;
-        case '\t': fputs("\\t", fp); continue;
-        case '\b': fputs("\\b", fp); continue;
-        case '\f': fputs("\\f", fp); continue;
-        default: break;
+        case '"':
+            fputs("\\\"", fp);
+            continue;
+        case '\\':
+            fputs("\\\\", fp);
+            continue;
+        case '\n':
+            fputs("\\n", fp);
+            continue;
+        case '\r':
+            fputs("\\r", fp);
+            continue;
+        case '\t':
+            fputs("\\t", fp);
+            continue;
+        case '\b':
+            fputs("\\b", fp);
+            continue;
+        case '\f':
+            fputs("\\f", fp);
+            continue;
+        default:
+            break;
         }
         if (cp >= 0x20 && cp <= 0x7E) {
             fputc((int)cp, fp);
@@ -1765,8 +1820,8 @@ int tok_train(Tokenizer **out, const char *text, size_t len, int vocab_size, Err
     static const char *const specials[2] = {TOK_EOT_STR, TOK_SEP_STR};
     for (int i = 0; i < 2; i++) {
         size_t n = strlen(specials[i]);
-        tok_push(t, dup_bytes(specials[i], n), (uint32_t)n, dup_bytes(specials[i], n),
-                 (uint32_t)n, 1);
+        tok_push(t, dup_bytes(specials[i], n), (uint32_t)n, dup_bytes(specials[i], n), (uint32_t)n,
+                 1);
         note_special(t, t->n_tok - 1);
     }
     rank_build(t);

@@ -22,21 +22,22 @@
  * its invalid bytes (one pre-token each). Known differences from GPT-2's Python `regex`: PCRE2
  * 10.42 knows Unicode 14, so letters and digits added later count as punctuation here, and it
  * treats U+180E as a space. (The npm gpt-3-encoder, a JavaScript regex, also differs on U+0085
- * and U+FEFF.) Special-token strings in text are plain text for tok_encode; tok_encode_special
- * turns them into their ids.
+ * and U+FEFF.) A pre-token over 1 MiB is merged in 1 MiB pieces. Special-token strings in text
+ * are plain text for tok_encode; tok_encode_special turns them into their ids.
  *
  * Training (tok_train). Ids 0..255 are the single bytes in GPT-2's order (the order of
  * bytes_to_unicode: '!'..'~', '¡'..'¬', '®'..'ÿ', then the other 68 bytes by value), exactly as
  * in GPT-2's vocab. Then, repeatedly, the adjacent pair with the highest count over the corpus's
  * pre-tokens is merged; ties go to the pair whose (left token bytes, right token bytes) is
  * smallest (memcmp order, a prefix before longer strings). A merge whose result already exists
- * as a token reuses its id. Training stops when the vocab reaches vocab_size - 2, or earlier if
- * the corpus has no pairs left; "<|endoftext|>" and "<|sep|>" take the last two ids. The result
- * depends only on the text and vocab_size.
+ * as a token reuses its id (a pair is merged at most once). Training stops when the vocab reaches
+ * vocab_size - 2, or earlier if the corpus has no pairs left; "<|endoftext|>" and "<|sep|>" take
+ * the last two ids. The result depends only on the text and vocab_size.
  *
  * Threads. A Tokenizer holds a per-word cache and PCRE2 match data, so tok_encode* may run in
  * one thread at a time per Tokenizer (use one Tokenizer per thread for parallel encoding).
- * tok_decode and the lookups only read and may run concurrently with anything but tok_free.
+ * tok_decode and the lookups only read and may run concurrently with anything but
+ * tok_add_special and tok_free.
  *
  * Errors follow util.h: input problems return -1 with "<file>:<line>: <what>; <fix>".
  */
@@ -71,16 +72,14 @@ int tok_add_special(Tokenizer *t, const char *s, Err *e);
 
 /* Encodes text[0..len) to a malloc'd array *ids of *n ids (free with free()). Never fails on
  * content: returns 0 (an Err is filled only for a NULL argument). */
-int tok_encode(const Tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n,
-               Err *e);
+int tok_encode(const Tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n, Err *e);
 /* Same, but occurrences of special-token strings become their ids. */
-int tok_encode_special(const Tokenizer *t, const char *text, size_t len, int32_t **ids,
-                       size_t *n, Err *e);
+int tok_encode_special(const Tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n,
+                       Err *e);
 
 /* Decodes to a malloc'd buffer *out of *len bytes (NUL-terminated too). An id outside the
  * vocab fails with its position. */
-int tok_decode(const Tokenizer *t, const int32_t *ids, size_t n, char **out, size_t *len,
-               Err *e);
+int tok_decode(const Tokenizer *t, const int32_t *ids, size_t n, char **out, size_t *len, Err *e);
 
 int tok_vocab_size(const Tokenizer *t);
 int tok_num_merges(const Tokenizer *t);
