@@ -98,6 +98,40 @@ static void check_same(const Config *a, const Config *b) {
     CHECK_INT(a->run.threads, b->run.threads);
     CHECK(a->seed == b->seed, "seed: %llu vs %llu", (unsigned long long)a->seed,
           (unsigned long long)b->seed);
+    CHECK_STR(a->model.tokenizer, b->model.tokenizer);
+    CHECK_STR(a->data.val_path, b->data.val_path);
+    CHECK_INT(a->run.eval_every, b->run.eval_every);
+    CHECK_INT(a->run.eval_batches, b->run.eval_batches);
+
+    const CurriculumConfig *ca = &a->curriculum, *cb = &b->curriculum;
+    CHECK_INT(ca->enabled, cb->enabled);
+    CHECK_INT(ca->n_libraries, cb->n_libraries);
+    for (int i = 0; i < ca->n_libraries && i < CFG_MAX_LIBRARIES; i++)
+        CHECK_STR(ca->libraries[i], cb->libraries[i]);
+    CHECK_INT(ca->order, cb->order);
+    CHECK_INT(ca->variants, cb->variants);
+    CHECK_DBL(ca->heldout_band_lo, cb->heldout_band_lo);
+    CHECK_DBL(ca->heldout_band_hi, cb->heldout_band_hi);
+    CHECK_INT(ca->eval_every, cb->eval_every);
+    CHECK_INT(ca->n_stages, cb->n_stages);
+    for (int i = 0; i < ca->n_stages && i < CFG_MAX_STAGES; i++) {
+        const StageConfig *x = &ca->stages[i], *y = &cb->stages[i];
+        CHECK_STR(x->name, y->name);
+        CHECK_INT(x->bridge, y->bridge);
+        CHECK_DBL(x->band_lo, y->band_lo);
+        CHECK_DBL(x->band_hi, y->band_hi);
+        CHECK_INT(x->steps, y->steps);
+        CHECK_DBL(x->replay, y->replay);
+        CHECK_INT(x->pacing, y->pacing);
+        CHECK_INT(x->loss, y->loss);
+        CHECK_DBL(x->anchor_weight, y->anchor_weight);
+        CHECK_INT(x->layer_first, y->layer_first);
+        CHECK_INT(x->layer_last, y->layer_last);
+        CHECK_INT(x->targets, y->targets);
+        CHECK_DBL(x->lr_scale, y->lr_scale);
+        CHECK_STR(x->until_metric, y->until_metric);
+        CHECK_DBL(x->until_threshold, y->until_threshold);
+    }
 }
 
 /* config_print -> file -> config_load, compared with the original. */
@@ -724,6 +758,519 @@ static void test_lora_scale(void) {
     CHECK_CLOSE(lora_scale(&lc), 16.0, 0, 0, "rank 1");
 }
 
+/* ---- the curriculum ------------------------------------------------------------------------- */
+
+#define ALL_TARGETS (LORA_Q | LORA_K | LORA_V | LORA_O)
+
+/* Checks the stage fields that have defaults. */
+static void check_stage_defaults(const StageConfig *st) {
+    CHECK_INT(st->bridge, 0);
+    CHECK_DBL(st->replay, 0.0);
+    CHECK_INT(st->pacing, STAGE_PACING_LINEAR);
+    CHECK_INT(st->loss, STAGE_LOSS_TRAIL);
+    CHECK_DBL(st->anchor_weight, 1.0);
+    CHECK_INT(st->layer_first, 0);
+    CHECK_INT(st->layer_last, -1);
+    CHECK_INT(st->targets, ALL_TARGETS);
+    CHECK_DBL(st->lr_scale, 1.0);
+    CHECK_STR(st->until_metric, "");
+    CHECK_DBL(st->until_threshold, 0.0);
+}
+
+static void test_curriculum(void) {
+    const char *p = "tests/configs/curriculum.cfg";
+    Config c;
+    if (load_ok(&c, p, NULL, 0) != 0) return;
+    const CurriculumConfig *cc = &c.curriculum;
+    CHECK_INT(cc->enabled, 1);
+    CHECK_STR(c.data.path, ""); /* optional with a curriculum */
+    CHECK_INT(cc->n_libraries, 2);
+    CHECK_STR(cc->libraries[0], "curriculum/chains/en.cfg");
+    CHECK_STR(cc->libraries[1], "curriculum/chains/ru.cfg");
+    CHECK_INT(cc->order, ORDER_CURRICULUM);
+    CHECK_INT(cc->variants, 8);
+    CHECK_DBL(cc->heldout_band_lo, 0.10);
+    CHECK_DBL(cc->heldout_band_hi, 0.40);
+    CHECK_INT(cc->eval_every, 50);
+    CHECK_INT(cc->n_stages, 4);
+
+    const StageConfig *s0 = &cc->stages[0];
+    CHECK_STR(s0->name, "anchor");
+    CHECK_DBL(s0->band_lo, 0.0);
+    CHECK_DBL(s0->band_hi, 0.05);
+    CHECK_INT(s0->steps, 200);
+    check_stage_defaults(s0);
+
+    const StageConfig *s1 = &cc->stages[1];
+    CHECK_STR(s1->name, "bridge-1");
+    CHECK_INT(s1->bridge, 1);
+    CHECK_INT(s1->pacing, STAGE_PACING_LINEAR);
+    CHECK_INT(s1->steps, 100);
+    CHECK_DBL(s1->band_lo, 0.0); /* a bridge has no band of its own */
+    CHECK_DBL(s1->band_hi, 0.0);
+    CHECK_INT(s1->loss, STAGE_LOSS_TRAIL);
+    CHECK_DBL(s1->lr_scale, 1.0);
+    CHECK_STR(s1->until_metric, "");
+
+    const StageConfig *s2 = &cc->stages[2];
+    CHECK_STR(s2->name, "drift");
+    CHECK_INT(s2->bridge, 0);
+    CHECK_DBL(s2->band_lo, 0.10);
+    CHECK_DBL(s2->band_hi, 0.30);
+    CHECK_INT(s2->steps, 300);
+    CHECK_DBL(s2->replay, 0.2);
+    CHECK_INT(s2->layer_first, 2);
+    CHECK_INT(s2->layer_last, 5);
+    CHECK_INT(s2->targets, LORA_Q | LORA_V);
+    CHECK_DBL(s2->lr_scale, 0.5);
+    CHECK_DBL(s2->anchor_weight, 2.0);
+    CHECK_INT(s2->loss, STAGE_LOSS_CONNECTIVES_CONCLUSION);
+    CHECK_INT(s2->pacing, STAGE_PACING_LINEAR);
+    CHECK_STR(s2->until_metric, "");
+
+    const StageConfig *s3 = &cc->stages[3];
+    CHECK_STR(s3->name, "free");
+    CHECK_DBL(s3->band_lo, 0.30);
+    CHECK_DBL(s3->band_hi, 0.60);
+    CHECK_INT(s3->steps, 600);
+    CHECK_STR(s3->until_metric, "heldout_entities.em");
+    CHECK_DBL(s3->until_threshold, 0.8);
+    CHECK_INT(s3->loss, STAGE_LOSS_TRAIL);
+    CHECK_INT(s3->targets, ALL_TARGETS);
+
+    /* config_where inside list elements ([n] paths) */
+    char buf[512], want[400];
+    snprintf(want, sizeof want, "%s:12", p);
+    CHECK_STR(config_where(&c, "curriculum.stages.[2].steps", buf, sizeof buf), want);
+    CHECK_STR(config_where(&c, "curriculum.stages.[2]", buf, sizeof buf), want);
+    snprintf(want, sizeof want, "%s:15", p);
+    CHECK_STR(config_where(&c, "curriculum.stages.[3].until.threshold", buf, sizeof buf), want);
+    snprintf(want, sizeof want, "%s:10", p);
+    CHECK_STR(config_where(&c, "curriculum.stages.[0].band", buf, sizeof buf), want);
+    snprintf(want, sizeof want, "%s:4", p);
+    CHECK_STR(config_where(&c, "curriculum.library", buf, sizeof buf), want);
+    snprintf(want, sizeof want, "%s (default)", p);
+    CHECK_STR(config_where(&c, "curriculum.stages.[1].band", buf, sizeof buf), want);
+    CHECK_STR(config_where(&c, "curriculum.stages.[0].lr_scale", buf, sizeof buf), want);
+    CHECK_STR(config_where(&c, "curriculum.stages.[9].steps", buf, sizeof buf), want);
+
+    check_roundtrip(&c, "curriculum_rt.cfg");
+
+    /* the printed text: bridges without band, stages without until without the group */
+    char path[320];
+    snprintf(path, sizeof path, "%s/curriculum_print.cfg", g_dir);
+    FILE *fp = fopen(path, "w+");
+    CHECK(fp != NULL, "open %s", path);
+    if (fp) {
+        config_print(&c, fp);
+        rewind(fp);
+        static char text[65536];
+        size_t n = fread(text, 1, sizeof text - 1, fp);
+        text[n] = '\0';
+        fclose(fp);
+        unlink(path);
+        CHECK_CONTAINS(text, "curriculum = {");
+        CHECK_CONTAINS(text, "library = [\"curriculum/chains/en.cfg\", "
+                             "\"curriculum/chains/ru.cfg\"];");
+        CHECK_CONTAINS(text, "stages = (");
+        CHECK_CONTAINS(text, "loss = \"connectives+conclusion\";");
+        CHECK_CONTAINS(text, "metric = \"heldout_entities.em\";");
+        CHECK_CONTAINS(text, "threshold = 0.8;");
+        int bands = 0, untils = 0;
+        for (const char *q = text; (q = strstr(q, " band = [")) != NULL; q++) bands++;
+        for (const char *q = text; (q = strstr(q, " until = {")) != NULL; q++) untils++;
+        CHECK_INT(bands, 3);  /* not on the bridge */
+        CHECK_INT(untils, 1); /* only the stage that has one */
+        CHECK(strstr(text, "    path = \"\"") == NULL, "no empty data.path:\n%s", text);
+    }
+
+    /* a curriculum still takes data.path when given */
+    const char *q = write_cfg("cur_data.cfg", "model = { path = \"gpt2\"; };\n"
+                                              "data = { path = \"d.bin\"; format = \"bytes\"; };\n"
+                                              "curriculum = { library = [\"a.cfg\"];\n"
+                                              "  stages = ( { band = [0.0, 1.0]; steps = 5; } );\n"
+                                              "};\n");
+    Config d;
+    if (load_ok(&d, q, NULL, 0) == 0) {
+        CHECK_STR(d.data.path, "d.bin");
+        CHECK_INT(d.data.format, DATA_BYTES);
+        check_roundtrip(&d, "cur_data_rt.cfg");
+        config_free(&d);
+    }
+
+    /* --set of curriculum keys outside the stages */
+    const char *ov[] = {"curriculum.order=shuffled", "curriculum.variants=6",
+                        "curriculum.heldout_band=[0.2, 0.3]"};
+    Config o;
+    if (load_ok(&o, p, ov, 3) == 0) {
+        CHECK_INT(o.curriculum.order, ORDER_SHUFFLED);
+        CHECK_INT(o.curriculum.variants, 6);
+        CHECK_DBL(o.curriculum.heldout_band_lo, 0.2);
+        CHECK_DBL(o.curriculum.heldout_band_hi, 0.3);
+        CHECK_INT(o.curriculum.n_stages, 4);
+        CHECK_STR(o.curriculum.stages[3].name, "free");
+        CHECK_STR(config_where(&o, "curriculum.order", buf, sizeof buf), "--set curriculum.order");
+        check_roundtrip(&o, "curriculum_ov_rt.cfg");
+        config_free(&o);
+    }
+    config_free(&c);
+}
+
+static void test_curriculum_defaults(void) {
+    const char *p =
+        write_cfg("cur_min.cfg", "model = { path = \"gpt2\"; };\n"
+                                 "curriculum = {\n"
+                                 "  library = [\"a.cfg\"];\n"
+                                 "  stages = (\n"
+                                 "    { band = [0.0, 0.1]; steps = 10; },\n"
+                                 "    { bridge = true; pacing = \"root\"; steps = 4; },\n"
+                                 "    { band = [0.1, 0.2]; steps = 20; loss = "
+                                 "\"conclusion\"; layers = [1, -1]; }\n"
+                                 "  );\n"
+                                 "};\n");
+    Config c;
+    if (load_ok(&c, p, NULL, 0) != 0) return;
+    const CurriculumConfig *cc = &c.curriculum;
+    CHECK_INT(cc->enabled, 1);
+    CHECK_INT(cc->n_libraries, 1);
+    CHECK_STR(cc->libraries[0], "a.cfg");
+    CHECK_INT(cc->order, ORDER_CURRICULUM);
+    CHECK_INT(cc->variants, 8);
+    CHECK_DBL(cc->heldout_band_lo, 0.1);
+    CHECK_DBL(cc->heldout_band_hi, 0.4);
+    CHECK_INT(cc->eval_every, 50);
+    CHECK_INT(cc->n_stages, 3);
+    CHECK_STR(cc->stages[0].name, "stage-0"); /* default names carry the index */
+    CHECK_STR(cc->stages[1].name, "stage-1");
+    CHECK_STR(cc->stages[2].name, "stage-2");
+    check_stage_defaults(&cc->stages[0]);
+    CHECK_INT(cc->stages[1].bridge, 1);
+    CHECK_INT(cc->stages[1].pacing, STAGE_PACING_ROOT);
+    CHECK_INT(cc->stages[2].loss, STAGE_LOSS_CONCLUSION);
+    CHECK_INT(cc->stages[2].layer_first, 1);
+    CHECK_INT(cc->stages[2].layer_last, -1);
+    check_roundtrip(&c, "cur_min_rt.cfg");
+    config_free(&c);
+
+    /* without a curriculum the group stays off and is not printed */
+    const char *q = write_cfg("cur_none.cfg", MINIMAL);
+    if (load_ok(&c, q, NULL, 0) != 0) return;
+    CHECK_INT(c.curriculum.enabled, 0);
+    CHECK_INT(c.curriculum.n_stages, 0);
+    CHECK_INT(c.curriculum.n_libraries, 0);
+    config_free(&c);
+}
+
+/* A curriculum config whose stage text starts on line 5 (library on line 3). */
+static const char *cur_cfg(const char *name, const char *stages) {
+    CHECK(strlen(stages) < 4096, "stage text too long");
+    static char text[8192];
+    snprintf(text, sizeof text,                /* stages: at most 4096 bytes */
+             "model = { path = \"gpt2\"; };\n" /* 1 */
+             "curriculum = {\n"                /* 2 */
+             "  library = [\"a.cfg\"];\n"      /* 3 */
+             "  stages = (\n"                  /* 4 */
+             "%s\n"                            /* 5.. */
+             "  );\n"
+             "};\n",
+             stages);
+    return write_cfg(name, text);
+}
+
+static void test_curriculum_errors(void) {
+    static const struct {
+        const char *name, *stages;
+        const char *want[2]; /* after "<name>:"; the second may be NULL */
+    } cases[] = {
+        {"cur_unk.cfg",
+         "{ band = [0.0, 0.1]; steps = 10; },\n"
+         "{ band = [0.1, 0.2];\n"
+         "  stpes = 10; }",
+         {"7: unknown key 'curriculum.stages.[1].stpes'; did you mean "
+          "'curriculum.stages.[1].steps'?"}},
+        {"cur_unk2.cfg",
+         "{ band = [0.0, 0.1]; steps = 10; zzzzzzzz = 1; }",
+         {"5: unknown key 'curriculum.stages.[0].zzzzzzzz'; valid keys in "
+          "'curriculum.stages.[0]' are: name, bridge, band, steps, replay, pacing, loss, "
+          "anchor_weight, layers, targets, lr_scale, until"}},
+        {"cur_unk3.cfg",
+         "{ band = [0.0, 0.1]; steps = 10;\n"
+         "  until = { metrc = \"train.em\"; threshold = 1.0; }; }",
+         {"6: unknown key 'curriculum.stages.[0].until.metrc'; did you mean "
+          "'curriculum.stages.[0].until.metric'?"}},
+        {"cur_bandbridge.cfg",
+         "{ band = [0.0, 0.1]; steps = 10; },\n"
+         "{ bridge = true; steps = 5;\n"
+         "  band = [0.1, 0.2]; },\n"
+         "{ band = [0.2, 0.3]; steps = 10; }",
+         {"7: 'curriculum.stages.[1].band' is given on a bridge (\"stage-1\")",
+          "a bridge takes its bands from its neighbours"}},
+        {"cur_noband.cfg",
+         "{ band = [0.0, 0.1]; steps = 10; },\n"
+         "{ name = \"x\"; steps = 10; }",
+         {"6: missing required key 'curriculum.stages.[1].band' (stage \"x\")", "bridge = true"}},
+        {"cur_nosteps.cfg",
+         "{ band = [0.0, 0.1]; steps = 10; },\n"
+         "{ name = \"b\"; band = [0.1, 0.2]; }",
+         {"6: missing required key 'curriculum.stages.[1].steps'; add it, e.g. steps = 200;"}},
+        {"cur_first.cfg",
+         "{ bridge = true; steps = 5; },\n"
+         "{ band = [0.0, 0.1]; steps = 10; }",
+         {"5: stage 'curriculum.stages.[0]' (\"stage-0\") is a bridge but it is the first stage",
+          "a bridge needs a non-bridge stage before and after it"}},
+        {"cur_last.cfg",
+         "{ band = [0.0, 0.1]; steps = 10; },\n"
+         "{ name = \"tail\"; bridge = true; steps = 5; }",
+         {"6: stage 'curriculum.stages.[1]' (\"tail\") is a bridge but it is the last stage",
+          "add a stage with a band after it"}},
+        {"cur_twobridges.cfg",
+         "{ band = [0.0, 0.1]; steps = 10; },\n"
+         "{ bridge = true; steps = 5; },\n"
+         "{ bridge = true; steps = 5; },\n"
+         "{ band = [0.2, 0.3]; steps = 10; }",
+         {"6: stage 'curriculum.stages.[1]' (\"stage-1\") is a bridge and so is the stage after "
+          "it ('curriculum.stages.[2]', \"stage-2\")",
+          "needs a non-bridge stage before and after it"}},
+        {"cur_allbridges.cfg",
+         "{ bridge = true; steps = 5; }",
+         {"4: 'curriculum.stages' has only bridges",
+          "needs at least one stage with a band (bridge = false)"}},
+        {"cur_loss.cfg",
+         "{ band = [0.0, 0.1]; steps = 10;\n"
+         "  loss = \"trial\"; }",
+         {"6: 'curriculum.stages.[0].loss' = \"trial\" is not one of trail, "
+          "connectives+conclusion, conclusion; did you mean \"trail\"?"}},
+        {"cur_dup.cfg",
+         "{ name = \"a\"; band = [0.0, 0.1]; steps = 10; },\n"
+         "{ name = \"a\"; band = [0.1, 0.2]; steps = 10; }",
+         {"6: stage name \"a\" of 'curriculum.stages.[1]' is already used by "
+          "'curriculum.stages.[0]' (",
+          "cur_dup.cfg:5); give each stage a unique name"}},
+        {"cur_dup2.cfg",
+         "{ band = [0.0, 0.1]; steps = 10; },\n"
+         "{ name = \"stage-0\"; band = [0.1, 0.2]; steps = 10; }",
+         {"6: stage name \"stage-0\" of 'curriculum.stages.[1]' is already used by "
+          "'curriculum.stages.[0]' (its default name) (",
+          "cur_dup2.cfg:5); give each stage a unique name"}},
+        {"cur_nothreshold.cfg",
+         "{ band = [0.0, 0.1]; steps = 10;\n"
+         "  until = { metric = \"train.em\"; }; }",
+         {"6: missing required key 'curriculum.stages.[0].until.threshold'; add it, e.g. "
+          "until = { threshold = 0.8; };"}},
+        {"cur_nometric.cfg",
+         "{ band = [0.0, 0.1]; steps = 10;\n"
+         "  until = { threshold = 0.5; }; }",
+         {"6: missing required key 'curriculum.stages.[0].until.metric'"}},
+        {"cur_metric.cfg",
+         "{ band = [0.0, 0.1]; steps = 10;\n"
+         "  until = { metric = \"heldout_entites.em\"; threshold = 0.5; }; }",
+         {"6: 'curriculum.stages.[0].until.metric' = \"heldout_entites.em\" is not one of "
+          "heldout_variants.em, heldout_entities.em, heldout_chains.em, train.em, ",
+          "did you mean \"heldout_entities.em\"?"}},
+        {"cur_metric2.cfg",
+         "{ band = [0.0, 0.1]; steps = 10;\n"
+         "  until = { metric = \"accuracy\"; threshold = 0.5; }; }",
+         {"6: 'curriculum.stages.[0].until.metric' = \"accuracy\" is not one of", NULL}},
+        {"cur_bandorder.cfg",
+         "{ band = [0.3, 0.1]; steps = 10; }",
+         {"5: 'curriculum.stages.[0].band' = [0.3, 0.1] has lo > hi; write [lo, hi] with "
+          "lo <= hi"}},
+        {"cur_bandrange.cfg",
+         "{ band = [0.3, 1.5]; steps = 10; }",
+         {"5: 'curriculum.stages.[0].band' element 1 = 1.5 is out of range; it must be in "
+          "[0, 1]"}},
+        {"cur_replay.cfg",
+         "{ band = [0.0, 0.1]; steps = 10; replay = 1.0; }",
+         {"5: 'curriculum.stages.[0].replay' = 1 is out of range; it must be in [0, 1)"}},
+        {"cur_lrscale.cfg",
+         "{ band = [0.0, 0.1]; steps = 10; lr_scale = 0.0; }",
+         {"5: 'curriculum.stages.[0].lr_scale' = 0 is out of range; it must be in (0, 10]"}},
+        {"cur_layers.cfg",
+         "{ band = [0.0, 0.1]; steps = 10; layers = [3, 1]; }",
+         {"5: 'curriculum.stages.[0].layers' = [3, 1] has first > last"}},
+        {"cur_targets.cfg",
+         "{ band = [0.0, 0.1]; steps = 10; targets = [\"q\", \"x\"]; }",
+         {"5: 'curriculum.stages.[0].targets' element \"x\" is not one of q, k, v, o"}},
+        {"cur_steps0.cfg",
+         "{ band = [0.0, 0.1]; steps = 0; }",
+         {"5: 'curriculum.stages.[0].steps' = 0 is out of range; it must be in [1, "
+          "1000000000]"}},
+        {"cur_bridgetype.cfg",
+         "{ band = [0.0, 0.1]; steps = 10; bridge = 1; }",
+         {"5: 'curriculum.stages.[0].bridge' must be a boolean (true or false), got an integer "
+          "(1)"}},
+        {"cur_name.cfg",
+         "{ band = [0.0, 0.1]; steps = 10;\n"
+         "  name = \"0123456789012345678901234567890123456789012345678901234567890123\"; }",
+         {"6: 'curriculum.stages.[0].name' is 64 characters long; it must be shorter than 64"}},
+        {"cur_name2.cfg",
+         "{ band = [0.0, 0.1]; steps = 10; name = \"\"; }",
+         {"5: 'curriculum.stages.[0].name' is empty"}},
+        {"cur_notgroup.cfg",
+         "5",
+         {"5: 'curriculum.stages.[0]' must be a group, got an integer (5)"}},
+        {"cur_empty.cfg",
+         "",
+         {"4: 'curriculum.stages' is empty; give at least 1, e.g. stages = ( {"}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *m = load_fail(cur_cfg(cases[i].name, cases[i].stages), NULL, 0);
+        for (int j = 0; j < 2; j++) {
+            if (!cases[i].want[j]) continue;
+            char want[600];
+            snprintf(want, sizeof want, "%s%s%s", j == 0 ? cases[i].name : "", j == 0 ? ":" : "",
+                     cases[i].want[j]);
+            CHECK_CONTAINS(m, want);
+        }
+    }
+
+    /* too many stages: reported at the first one over the limit */
+    static char stages[4096];
+    size_t o = 0;
+    for (int i = 0; i <= CFG_MAX_STAGES; i++)
+        o += (size_t)snprintf(stages + o, sizeof stages - o,
+                              "{ band = [0.0, 0.1]; steps = 10; }%s\n",
+                              i < CFG_MAX_STAGES ? "," : "");
+    stages[o - 1] = '\0';
+    const char *m = load_fail(cur_cfg("cur_many.cfg", stages), NULL, 0);
+    char want[300];
+    snprintf(want, sizeof want, "cur_many.cfg:%d: 'curriculum.stages' has %d elements; at most %d",
+             5 + CFG_MAX_STAGES, CFG_MAX_STAGES + 1, CFG_MAX_STAGES);
+    CHECK_CONTAINS(m, want);
+
+    /* libraries */
+    const char *p = write_cfg("cur_libs.cfg", "model = { path = \"gpt2\"; };\n"
+                                              "curriculum = {\n"
+                                              "  library = [\"1\", \"2\", \"3\", \"4\", \"5\", "
+                                              "\"6\", \"7\", \"8\", \"9\"];\n"
+                                              "  stages = ( { band = [0.0, 0.1]; steps = 1; } );\n"
+                                              "};\n");
+    m = load_fail(p, NULL, 0);
+    CHECK_CONTAINS(m, "cur_libs.cfg:3: 'curriculum.library' lists 9 entries; at most 8 are "
+                      "allowed, remove 1");
+
+    p = write_cfg("cur_nolibs.cfg", "model = { path = \"gpt2\"; };\n"
+                                    "curriculum = {\n"
+                                    "  library = [];\n"
+                                    "  stages = ( { band = [0.0, 0.1]; steps = 1; } );\n"
+                                    "};\n");
+    m = load_fail(p, NULL, 0);
+    CHECK_CONTAINS(m, "cur_nolibs.cfg:3: 'curriculum.library' is empty; list at least 1, e.g. "
+                      "library = [\"curriculum/chains/en.cfg\"];");
+
+    p = write_cfg("cur_emptylib.cfg", "model = { path = \"gpt2\"; };\n"
+                                      "curriculum = {\n"
+                                      "  library = [\"a.cfg\", \"\"];\n"
+                                      "  stages = ( { band = [0.0, 0.1]; steps = 1; } );\n"
+                                      "};\n");
+    m = load_fail(p, NULL, 0);
+    CHECK_CONTAINS(m, "cur_emptylib.cfg:3: 'curriculum.library' has an element that is empty");
+
+    p = write_cfg("cur_libtype.cfg", "model = { path = \"gpt2\"; };\n"
+                                     "curriculum = {\n"
+                                     "  library = \"a.cfg\";\n"
+                                     "  stages = ( { band = [0.0, 0.1]; steps = 1; } );\n"
+                                     "};\n");
+    m = load_fail(p, NULL, 0);
+    CHECK_CONTAINS(m, "cur_libtype.cfg:3: 'curriculum.library' must be an array of strings, got "
+                      "a string (\"a.cfg\")");
+
+    p = write_cfg("cur_nolib.cfg", "model = { path = \"gpt2\"; };\n"
+                                   "curriculum = {\n"
+                                   "  stages = ( { band = [0.0, 0.1]; steps = 1; } );\n"
+                                   "};\n");
+    m = load_fail(p, NULL, 0);
+    CHECK_CONTAINS(m, "cur_nolib.cfg:2: missing required key 'curriculum.library'; add it, e.g. "
+                      "curriculum = { library = [\"curriculum/chains/en.cfg\"]; };");
+
+    p = write_cfg("cur_nostages.cfg", "model = { path = \"gpt2\"; };\n"
+                                      "curriculum = {\n"
+                                      "  library = [\"a.cfg\"];\n"
+                                      "};\n");
+    m = load_fail(p, NULL, 0);
+    CHECK_CONTAINS(m, "cur_nostages.cfg:2: missing required key 'curriculum.stages'");
+
+    p = write_cfg("cur_stagesgroup.cfg", "model = { path = \"gpt2\"; };\n"
+                                         "curriculum = {\n"
+                                         "  library = [\"a.cfg\"];\n"
+                                         "  stages = { band = [0.0, 0.1]; steps = 1; };\n"
+                                         "};\n");
+    m = load_fail(p, NULL, 0);
+    CHECK_CONTAINS(m, "cur_stagesgroup.cfg:4: 'curriculum.stages' must be a list of groups, got "
+                      "a group");
+
+    /* group-level keys */
+    p = write_cfg("cur_top.cfg", "model = { path = \"gpt2\"; };\n"
+                                 "curriculum = {\n"
+                                 "  library = [\"a.cfg\"];\n"
+                                 "  stages = ( { band = [0.0, 0.1]; steps = 1; } );\n"
+                                 "  variants = 4;\n"
+                                 "};\n");
+    m = load_fail(p, NULL, 0);
+    CHECK_CONTAINS(m, "cur_top.cfg:5: 'curriculum.variants' = 4 is out of range; it must be in "
+                      "[5, 10]");
+    p = write_cfg("cur_top2.cfg", "model = { path = \"gpt2\"; };\n"
+                                  "curriculum = {\n"
+                                  "  library = [\"a.cfg\"];\n"
+                                  "  stages = ( { band = [0.0, 0.1]; steps = 1; } );\n"
+                                  "  order = \"shufled\";\n"
+                                  "};\n");
+    m = load_fail(p, NULL, 0);
+    CHECK_CONTAINS(m, "cur_top2.cfg:5: 'curriculum.order' = \"shufled\" is not one of curriculum, "
+                      "shuffled, anti, growing-random; did you mean \"shuffled\"?");
+    p = write_cfg("cur_top3.cfg", "model = { path = \"gpt2\"; };\n"
+                                  "curriculum = {\n"
+                                  "  library = [\"a.cfg\"];\n"
+                                  "  stages = ( { band = [0.0, 0.1]; steps = 1; } );\n"
+                                  "  heldout_band = [0.5, 0.2];\n"
+                                  "};\n");
+    m = load_fail(p, NULL, 0);
+    CHECK_CONTAINS(m, "cur_top3.cfg:5: 'curriculum.heldout_band' = [0.5, 0.2] has lo > hi");
+    p = write_cfg("cur_top4.cfg", "model = { path = \"gpt2\"; };\n"
+                                  "curriculum = {\n"
+                                  "  library = [\"a.cfg\"];\n"
+                                  "  stages = ( { band = [0.0, 0.1]; steps = 1; } );\n"
+                                  "  stage = 3;\n"
+                                  "};\n");
+    m = load_fail(p, NULL, 0);
+    CHECK_CONTAINS(m, "cur_top4.cfg:5: unknown key 'curriculum.stage'; did you mean "
+                      "'curriculum.stages'?");
+
+    /* data.path: optional with a curriculum (tests/configs/curriculum.cfg has none), still
+     * required without one */
+    p = write_cfg("cur_nodata.cfg", "model = { path = \"gpt2\"; };\n"
+                                    "data = { format = \"bytes\"; };\n");
+    m = load_fail(p, NULL, 0);
+    CHECK_CONTAINS(m, "cur_nodata.cfg:2: missing required key 'data.path'; add it, e.g. data = { "
+                      "path = \"...\"; };");
+
+    /* --set: not inside the stages; a curriculum created by --set still needs its keys */
+    const char *ok_file = "tests/configs/curriculum.cfg";
+    const char *ov1[] = {"curriculum.stages.[0].steps=5"};
+    m = load_fail(ok_file, ov1, 1);
+    CHECK_CONTAINS(m, "--set curriculum.stages.[0].steps: keys inside the list "
+                      "'curriculum.stages' cannot be set with --set; edit them in the config "
+                      "file");
+    const char *ov2[] = {"curriculum.stages=({ band = [0.0, 0.1]; steps = 1; })"};
+    m = load_fail(ok_file, ov2, 1);
+    CHECK_CONTAINS(m, "--set curriculum.stages: the list 'curriculum.stages' cannot be set with "
+                      "--set; edit it in the config file");
+    const char *ov3[] = {"curriculum.variants=11"};
+    m = load_fail(ok_file, ov3, 1);
+    CHECK_CONTAINS(m, "--set curriculum.variants: 'curriculum.variants' = 11 is out of range");
+    const char *ov4[] = {"curriculum.order=shufled"};
+    m = load_fail(ok_file, ov4, 1);
+    CHECK_CONTAINS(m, "did you mean \"shuffled\"?");
+    p = write_cfg("cur_setnew.cfg", MINIMAL);
+    const char *ov5[] = {"curriculum.order=anti"};
+    m = load_fail(p, ov5, 1);
+    CHECK_CONTAINS(m, "--set curriculum.order: missing required key 'curriculum.library'");
+    const char *ov6[] = {"curriculum.stpes=1"};
+    m = load_fail(ok_file, ov6, 1);
+    CHECK_CONTAINS(m, "--set curriculum.stpes: unknown key 'curriculum.stpes'; did you mean "
+                      "'curriculum.stages'?");
+}
+
 int main(void) {
     snprintf(g_dir, sizeof g_dir, "/tmp/test_config.XXXXXX");
     if (!mkdtemp(g_dir)) {
@@ -745,6 +1292,9 @@ int main(void) {
     test_print_roundtrip();
     test_where();
     test_lora_scale();
+    test_curriculum();
+    test_curriculum_defaults();
+    test_curriculum_errors();
     for (int i = 0; i < g_nfiles; i++) unlink(g_files[i]);
     rmdir(g_dir);
     return tl_finish("test_config");

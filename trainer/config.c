@@ -12,6 +12,7 @@
 #include <libconfig.h>
 
 #include <errno.h>
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stddef.h>
@@ -23,32 +24,53 @@
 
 typedef enum {
     K_GROUP,      /* a group with no field of its own */
-    K_FLAG_GROUP, /* a group whose presence sets an int field to 1 (model.random) */
+    K_FLAG_GROUP, /* a group whose presence sets an int field to 1 (model.random, curriculum) */
     K_INT,        /* int field; libconfig int or int64 */
     K_U64,        /* uint64_t field; libconfig int or int64 */
     K_FLOAT,      /* double field; libconfig float, int or int64 */
     K_BOOL,       /* int field; libconfig bool */
-    K_STRING,     /* char[CFG_PATH_MAX] field; imin = minimum length */
+    K_STRING,     /* char[size] field; imin = minimum length; choices (optional) = allowed values */
     K_ENUM,       /* int-sized enum field = index into choices */
     K_MASK,       /* int field = OR of (1 << index) over an array of strings from choices */
     K_INT_PAIR,   /* two int fields (off, off2); each element in [imin, imax] */
     K_FLOAT_PAIR, /* two double fields (off, off2); each element in the float range */
+    K_STRINGS,    /* char[imax][size] at off, int count at off2; imin..imax strings, each at
+                     least imin2 characters long */
+    K_LIST,       /* a list of groups: element i is stored at off + i * size (an array of
+                     structs), the int count at off2; imin..imax elements. The children of the
+                     list ("list.child") describe one element: their offsets are relative to
+                     the element struct. */
 } Kind;
 
-enum { OPTIONAL = 0, REQUIRED = 1, REQUIRED_IF_RANDOM = 2 };
+enum {
+    OPTIONAL = 0,
+    REQUIRED = 1,          /* always (inside a list: in every element), unless `unless` is given */
+    REQUIRED_IF_GROUP = 2, /* whenever its enclosing group is given (model.random.layers) */
+};
+
+/* K_INT_PAIR, K_FLOAT_PAIR: how the two elements must relate. */
+enum { PAIR_ANY = 0, PAIR_ORDERED = 1, PAIR_ORDERED_OR_LAST = 2 /* or the second is -1 */ };
 
 typedef struct Key {
-    const char *path;
+    const char *path; /* inside a list, without the index: "curriculum.stages.band" */
     Kind kind;
     int required;
-    const char *def;      /* default as libconfig value text; NULL: no default */
-    long long imin, imax; /* integer range (inclusive); K_STRING: imin = minimum length */
-    long long imin2;      /* K_INT_PAIR: minimum of the second element (imin: of the first) */
+    const char *unless;   /* REQUIRED: not required when this key is in the tree */
+    const char *def;      /* default as libconfig value text; in a list child "{i}" stands for the
+                             element's index; NULL: no default */
+    long long imin, imax; /* integer range (inclusive); K_STRING: imin = minimum length;
+                             K_STRINGS, K_LIST: the element count range */
+    long long imin2;      /* K_INT_PAIR: minimum of the second element (imin: of the first);
+                             K_STRINGS: minimum length of each string */
     double fmin, fmax;    /* float range */
     int fmin_open, fmax_open;
-    const char *const *choices; /* K_ENUM, K_MASK: NULL-terminated */
-    size_t off, off2;           /* where the value goes in Config */
-    const char *example;        /* value text for messages; NULL: use def */
+    int pair;                   /* K_INT_PAIR, K_FLOAT_PAIR: PAIR_* */
+    const char *const *choices; /* K_ENUM, K_MASK: NULL-terminated; K_STRING: optional */
+    size_t off, off2;           /* where the value goes in Config (in a list: in the element) */
+    size_t size;                /* K_STRING, K_STRINGS: bytes per string (0: CFG_PATH_MAX);
+                                   K_LIST: bytes per element */
+    int (*print_if)(const void *base); /* config_print() writes the key only when true */
+    const char *example;               /* value text for messages; NULL: use def */
     const char *help;
 } Key;
 
@@ -56,6 +78,12 @@ static const char *const SCHEDULES[] = {"cosine", "linear", "constant", NULL};
 static const char *const FORMATS[] = {"llmc", "bytes", NULL};
 static const char *const SAMPLINGS[] = {"random", "sequential", NULL};
 static const char *const TARGETS[] = {"q", "k", "v", "o", NULL};
+static const char *const ORDERS[] = {"curriculum", "shuffled", "anti", "growing-random", NULL};
+static const char *const PACINGS[] = {"linear", "root", "discrete", NULL};
+static const char *const LOSSES[] = {"trail", "connectives+conclusion", "conclusion", NULL};
+static const char *const METRICS[] = {
+    "heldout_variants.em",     "heldout_entities.em",     "heldout_chains.em",     "train.em",
+    "heldout_variants.margin", "heldout_entities.margin", "heldout_chains.margin", NULL};
 
 _Static_assert(sizeof(Schedule) == sizeof(int), "enum fields are stored as int");
 _Static_assert(sizeof(DataFormat) == sizeof(int), "enum fields are stored as int");
@@ -64,8 +92,38 @@ _Static_assert(SCHED_COSINE == 0 && SCHED_LINEAR == 1 && SCHED_CONSTANT == 2, "S
 _Static_assert(DATA_LLMC == 0 && DATA_BYTES == 1, "FORMATS order");
 _Static_assert(SAMPLE_RANDOM == 0 && SAMPLE_SEQUENTIAL == 1, "SAMPLINGS order");
 _Static_assert(LORA_Q == 1 && LORA_K == 2 && LORA_V == 4 && LORA_O == 8, "TARGETS order");
+_Static_assert(ORDER_CURRICULUM == 0 && ORDER_SHUFFLED == 1 && ORDER_ANTI == 2 &&
+                   ORDER_GROWING_RANDOM == 3,
+               "ORDERS order");
+_Static_assert(STAGE_PACING_LINEAR == 0 && STAGE_PACING_ROOT == 1 && STAGE_PACING_DISCRETE == 2,
+               "PACINGS order");
+_Static_assert(STAGE_LOSS_TRAIL == 0 && STAGE_LOSS_CONNECTIVES_CONCLUSION == 1 &&
+                   STAGE_LOSS_CONCLUSION == 2,
+               "LOSSES order");
+_Static_assert(CFG_NAME_MAX <= CFG_PATH_MAX, "K_STRING sizes");
+
+/* config_print() conditions (base: the Config, or the element for keys inside a list). */
+static int print_model_path(const void *b) {
+    return !((const Config *)b)->model.random;
+}
+static int print_model_random(const void *b) {
+    return ((const Config *)b)->model.random;
+}
+static int print_data_path(const void *b) {
+    return ((const Config *)b)->data.path[0] != '\0'; /* "" only with a curriculum */
+}
+static int print_curriculum(const void *b) {
+    return ((const Config *)b)->curriculum.enabled;
+}
+static int print_stage_band(const void *b) {
+    return !((const StageConfig *)b)->bridge; /* a bridge takes its bands from its neighbours */
+}
+static int print_stage_until(const void *b) {
+    return ((const StageConfig *)b)->until_metric[0] != '\0';
+}
 
 #define F(member)         offsetof(Config, member)
+#define S(member)         offsetof(StageConfig, member)
 #define INT_RANGE(lo, hi) .imin = (lo), .imax = (hi)
 #define FLOAT_RANGE(lo_open, lo, hi, hi_open)                                                      \
     .fmin = (lo), .fmax = (hi), .fmin_open = (lo_open), .fmax_open = (hi_open)
@@ -79,6 +137,7 @@ static const Key KEYS[] = {
      .kind = K_STRING,
      .def = "\"\"",
      .off = F(model.path),
+     .print_if = print_model_path,
      .example = "\"gpt2\"",
      .help = "HF GPT-2 dir (config.json + model.safetensors) or llm.c .bin"},
     {.path = "model.tokenizer",
@@ -90,39 +149,40 @@ static const Key KEYS[] = {
     {.path = "model.random",
      .kind = K_FLAG_GROUP,
      .off = F(model.random),
+     .print_if = print_model_random,
      .example = "{ layers = 2; heads = 2; width = 32; vocab = 256; context = 64; }",
      .help = "random init of this shape instead of a checkpoint (tests, experiments)"},
     {.path = "model.random.layers",
      .kind = K_INT,
-     .required = REQUIRED_IF_RANDOM,
+     .required = REQUIRED_IF_GROUP,
      INT_RANGE(1, 96),
      .off = F(model.layers),
      .example = "12",
      .help = "transformer blocks"},
     {.path = "model.random.heads",
      .kind = K_INT,
-     .required = REQUIRED_IF_RANDOM,
+     .required = REQUIRED_IF_GROUP,
      INT_RANGE(1, 128),
      .off = F(model.heads),
      .example = "12",
      .help = "attention heads per block"},
     {.path = "model.random.width",
      .kind = K_INT,
-     .required = REQUIRED_IF_RANDOM,
+     .required = REQUIRED_IF_GROUP,
      INT_RANGE(1, 16384),
      .off = F(model.width),
      .example = "768",
      .help = "model width (channels); a multiple of heads"},
     {.path = "model.random.vocab",
      .kind = K_INT,
-     .required = REQUIRED_IF_RANDOM,
+     .required = REQUIRED_IF_GROUP,
      INT_RANGE(2, 1000000),
      .off = F(model.vocab),
      .example = "50257",
      .help = "vocabulary size"},
     {.path = "model.random.context",
      .kind = K_INT,
-     .required = REQUIRED_IF_RANDOM,
+     .required = REQUIRED_IF_GROUP,
      INT_RANGE(1, 65536),
      .off = F(model.context),
      .example = "1024",
@@ -158,6 +218,7 @@ static const Key KEYS[] = {
      .def = "[0, -1]",
      INT_RANGE(0, 1000000),
      .imin2 = -1,
+     .pair = PAIR_ORDERED_OR_LAST,
      .off = F(lora.layer_first),
      .off2 = F(lora.layer_last),
      .help = "[first, last] blocks with adapters, inclusive; -1 = the last block"},
@@ -228,10 +289,12 @@ static const Key KEYS[] = {
     {.path = "data.path",
      .kind = K_STRING,
      .required = REQUIRED,
+     .unless = "curriculum",
      INT_RANGE(1, 0),
      .off = F(data.path),
+     .print_if = print_data_path,
      .example = "\"...\"",
-     .help = "token file (relative to the working directory)"},
+     .help = "token file (relative to the working directory); optional with a curriculum"},
     {.path = "data.val_path",
      .kind = K_STRING,
      .def = "\"\"",
@@ -315,12 +378,165 @@ static const Key KEYS[] = {
      INT_RANGE(0, LLONG_MAX),
      .off = F(seed),
      .help = "seed for initialization, dropout and data order"},
+
+    {.path = "curriculum",
+     .kind = K_FLAG_GROUP,
+     .off = F(curriculum.enabled),
+     .print_if = print_curriculum,
+     .example = "{ library = [\"curriculum/chains/en.cfg\"]; stages = ( { band = [0.0, 0.05]; "
+                "steps = 200; } ); }",
+     .help = "staged training on chain libraries (batches come from the libraries, not data.path)"},
+    {.path = "curriculum.library",
+     .kind = K_STRINGS,
+     .required = REQUIRED_IF_GROUP,
+     INT_RANGE(1, CFG_MAX_LIBRARIES),
+     .imin2 = 1,
+     .off = F(curriculum.libraries),
+     .off2 = F(curriculum.n_libraries),
+     .size = CFG_PATH_MAX,
+     .example = "[\"curriculum/chains/en.cfg\"]",
+     .help = "chain library files (relative to the working directory)"},
+    {.path = "curriculum.order",
+     .kind = K_ENUM,
+     .def = "\"curriculum\"",
+     .choices = ORDERS,
+     .off = F(curriculum.order),
+     .help = "curriculum (as configured), shuffled, anti (bands reversed) or growing-random"},
+    {.path = "curriculum.variants",
+     .kind = K_INT,
+     .def = "8",
+     INT_RANGE(5, 10),
+     .off = F(curriculum.variants),
+     .help = "variants per chain per band"},
+    {.path = "curriculum.heldout_band",
+     .kind = K_FLOAT_PAIR,
+     .def = "[0.1, 0.4]",
+     FLOAT_RANGE(CLOSED, 0.0, 1.0, CLOSED),
+     .pair = PAIR_ORDERED,
+     .off = F(curriculum.heldout_band_lo),
+     .off2 = F(curriculum.heldout_band_hi),
+     .help = "[lo, hi] volatility band of the held-out-variants split"},
+    {.path = "curriculum.eval_every",
+     .kind = K_INT,
+     .def = "50",
+     INT_RANGE(1, 1000000000),
+     .off = F(curriculum.eval_every),
+     .help = "steps between evaluations in stages with an until rule"},
+    {.path = "curriculum.stages",
+     .kind = K_LIST,
+     .required = REQUIRED_IF_GROUP,
+     INT_RANGE(1, CFG_MAX_STAGES),
+     .off = F(curriculum.stages),
+     .off2 = F(curriculum.n_stages),
+     .size = sizeof(StageConfig),
+     .example = "( { name = \"anchor\"; band = [0.0, 0.05]; steps = 200; } )",
+     .help = "the stages, in order"},
+    {.path = "curriculum.stages.name",
+     .kind = K_STRING,
+     .def = "\"stage-{i}\"",
+     INT_RANGE(1, 0),
+     .size = CFG_NAME_MAX,
+     .off = S(name),
+     .example = "\"anchor\"",
+     .help = "unique name; default stage-<index>"},
+    {.path = "curriculum.stages.bridge",
+     .kind = K_BOOL,
+     .def = "false",
+     .off = S(bridge),
+     .help = "blend the bands of the stages before and after"},
+    {.path = "curriculum.stages.band",
+     .kind = K_FLOAT_PAIR,
+     FLOAT_RANGE(CLOSED, 0.0, 1.0, CLOSED),
+     .pair = PAIR_ORDERED,
+     .off = S(band_lo),
+     .off2 = S(band_hi),
+     .print_if = print_stage_band,
+     .example = "[0.0, 0.05]",
+     .help = "[lo, hi] volatility band; required, except on a bridge"},
+    {.path = "curriculum.stages.steps",
+     .kind = K_INT,
+     .required = REQUIRED,
+     INT_RANGE(1, 1000000000),
+     .off = S(steps),
+     .example = "200",
+     .help = "optimizer steps (with until: the most steps)"},
+    {.path = "curriculum.stages.replay",
+     .kind = K_FLOAT,
+     .def = "0.0",
+     FLOAT_RANGE(CLOSED, 0.0, 1.0, OPEN),
+     .off = S(replay),
+     .help = "fraction of samples from earlier stages' pools"},
+    {.path = "curriculum.stages.pacing",
+     .kind = K_ENUM,
+     .def = "\"linear\"",
+     .choices = PACINGS,
+     .off = S(pacing),
+     .help = "bridges: linear, root or discrete blend"},
+    {.path = "curriculum.stages.loss",
+     .kind = K_ENUM,
+     .def = "\"trail\"",
+     .choices = LOSSES,
+     .off = S(loss),
+     .help = "tokens with loss: trail, connectives+conclusion or conclusion"},
+    {.path = "curriculum.stages.anchor_weight",
+     .kind = K_FLOAT,
+     .def = "1.0",
+     FLOAT_RANGE(CLOSED, 0.0, 100.0, CLOSED),
+     .off = S(anchor_weight),
+     .help = "loss weight of connective (anchor) tokens"},
+    {.path = "curriculum.stages.layers",
+     .kind = K_INT_PAIR,
+     .def = "[0, -1]",
+     INT_RANGE(0, 1000000),
+     .imin2 = -1,
+     .pair = PAIR_ORDERED_OR_LAST,
+     .off = S(layer_first),
+     .off2 = S(layer_last),
+     .help = "[first, last] blocks whose adapters learn; -1 = the last"},
+    {.path = "curriculum.stages.targets",
+     .kind = K_MASK,
+     .def = "[\"q\", \"k\", \"v\", \"o\"]",
+     .choices = TARGETS,
+     .off = S(targets),
+     .help = "projections whose adapters learn"},
+    {.path = "curriculum.stages.lr_scale",
+     .kind = K_FLOAT,
+     .def = "1.0",
+     FLOAT_RANGE(OPEN, 0.0, 10.0, CLOSED),
+     .off = S(lr_scale),
+     .help = "multiplies the learning rate"},
+    {.path = "curriculum.stages.until",
+     .kind = K_GROUP,
+     .print_if = print_stage_until,
+     .example = "{ metric = \"heldout_entities.em\"; threshold = 0.8; }",
+     .help = "end the stage early when a metric reaches a threshold"},
+    {.path = "curriculum.stages.until.metric",
+     .kind = K_STRING,
+     .required = REQUIRED_IF_GROUP,
+     INT_RANGE(1, 0),
+     .choices = METRICS,
+     .size = CFG_NAME_MAX,
+     .off = S(until_metric),
+     .example = "\"heldout_entities.em\"",
+     .help = "evaluated every curriculum.eval_every steps"},
+    {.path = "curriculum.stages.until.threshold",
+     .kind = K_FLOAT,
+     .required = REQUIRED_IF_GROUP,
+     FLOAT_RANGE(CLOSED, -DBL_MAX, DBL_MAX, CLOSED),
+     .off = S(until_threshold),
+     .example = "0.8",
+     .help = "the stage ends when the metric reaches this"},
 };
 
 #define N_KEYS (sizeof KEYS / sizeof KEYS[0])
 
 static int kind_is_group(Kind k) {
     return k == K_GROUP || k == K_FLAG_GROUP;
+}
+
+/* Has schema children: a group, or a list (whose children describe one element). */
+static int kind_has_children(Kind k) {
+    return kind_is_group(k) || k == K_LIST;
 }
 
 static const Key *find_key(const char *path) {
@@ -338,6 +554,26 @@ static const char *leaf_of(const char *path) {
 static size_t parent_len(const char *path) {
     const char *dot = strrchr(path, '.');
     return dot ? (size_t)(dot - path) : 0;
+}
+
+/* The nearest K_LIST key that strictly contains `path` ("curriculum.stages" for
+ * "curriculum.stages.until.metric"), or NULL for a key outside every list. */
+static const Key *list_of(const char *path) {
+    char prefix[256];
+    size_t pl = strlen(path);
+    if (pl >= sizeof prefix) return NULL;
+    memcpy(prefix, path, pl + 1);
+    while ((pl = parent_len(prefix)) > 0) {
+        prefix[pl] = '\0';
+        const Key *k = find_key(prefix);
+        if (k && k->kind == K_LIST) return k;
+    }
+    return NULL;
+}
+
+/* A key's path relative to the elements of `list` ("until.metric"); the whole path when NULL. */
+static const char *rel_path(const char *path, const Key *list) {
+    return list ? path + strlen(list->path) + 1 : path;
 }
 
 static int same_parent(const char *a, const char *b) {
@@ -479,7 +715,8 @@ typedef struct Loader {
     Err *e;
 } Loader;
 
-/* Dotted path of a named setting ("lora.rank"). */
+/* Dotted path of a setting ("lora.rank"); list elements by index ("curriculum.stages.[2]"), the
+ * syntax config_lookup() reads. */
 static void setting_path(const config_setting_t *s, char *buf, size_t n) {
     const config_setting_t *chain[16];
     int depth = 0;
@@ -488,7 +725,12 @@ static void setting_path(const config_setting_t *s, char *buf, size_t n) {
     size_t o = 0;
     buf[0] = '\0';
     for (int i = depth - 1; i >= 0; i--) {
-        const char *name = chain[i]->name ? chain[i]->name : "?";
+        char index[32];
+        const char *name = chain[i]->name;
+        if (!name) {
+            snprintf(index, sizeof index, "[%d]", config_setting_index(chain[i]));
+            name = index;
+        }
         int w = snprintf(buf + o, n - o, "%s%s", o ? "." : "", name);
         if (w < 0 || (size_t)w >= n - o) break;
         o += (size_t)w;
@@ -590,27 +832,32 @@ static const char *kind_wants(Kind k) {
     case K_ENUM:
         return "a string";
     case K_MASK:
+    case K_STRINGS:
         return "an array of strings";
     case K_INT_PAIR:
         return "an array of 2 integers";
     case K_FLOAT_PAIR:
         return "an array of 2 numbers";
+    case K_LIST:
+        return "a list of groups";
     }
     return "?";
 }
 
-/* `at` gives the line, `got` the offending value (an array element, or the setting itself). */
-static int type_error_at(const Loader *L, const Key *k, const config_setting_t *at,
-                         const config_setting_t *bad) {
+/* `name` is the key as the message shows it: its path, with the element index inside a list
+ * ("curriculum.stages.[2].band"). `at` gives the line, `bad` the offending value (an array
+ * element, or the setting itself). */
+static int type_error_at(const Loader *L, const Key *k, const char *name,
+                         const config_setting_t *at, const config_setting_t *bad) {
     char where[CFG_PATH_MAX + 64], got[256];
     where_setting(L, at, where, sizeof where);
     describe(bad, got, sizeof got);
-    return err_set(L->e, "%s: '%s' must be %s, got %s; e.g. %s = %s;", where, k->path,
+    return err_set(L->e, "%s: '%s' must be %s, got %s; e.g. %s = %s;", where, name,
                    kind_wants(k->kind), got, leaf_of(k->path), example_of(k));
 }
 
-static int type_error(const Loader *L, const Key *k, const config_setting_t *s) {
-    return type_error_at(L, k, s, s);
+static int type_error(const Loader *L, const Key *k, const char *name, const config_setting_t *s) {
+    return type_error_at(L, k, name, s, s);
 }
 
 static void fmt_int_range(const Key *k, char *buf, size_t n) {
@@ -618,6 +865,10 @@ static void fmt_int_range(const Key *k, char *buf, size_t n) {
 }
 
 static void fmt_float_range(const Key *k, char *buf, size_t n) {
+    if (k->fmin == -DBL_MAX && k->fmax == DBL_MAX) {
+        snprintf(buf, n, "(-inf, inf) (any finite number)");
+        return;
+    }
     char lo[64], hi[64];
     fmt_bound(k->fmin, lo, sizeof lo);
     fmt_bound(k->fmax, hi, sizeof hi);
@@ -645,17 +896,21 @@ static double number_of(const config_setting_t *s) {
     return (double)config_setting_get_int64(s);
 }
 
-static int *int_field(Config *c, size_t off) {
-    return (int *)(void *)((char *)c + off);
+/* Fields live at an offset from a base: the Config, or for keys inside a list, the element. */
+static int *int_field(void *base, size_t off) {
+    return (int *)(void *)((char *)base + off);
 }
-static const int *int_field_c(const Config *c, size_t off) {
-    return (const int *)(const void *)((const char *)c + off);
+static const int *int_field_c(const void *base, size_t off) {
+    return (const int *)(const void *)((const char *)base + off);
 }
-static double *dbl_field(Config *c, size_t off) {
-    return (double *)(void *)((char *)c + off);
+static double *dbl_field(void *base, size_t off) {
+    return (double *)(void *)((char *)base + off);
 }
-static const double *dbl_field_c(const Config *c, size_t off) {
-    return (const double *)(const void *)((const char *)c + off);
+static const double *dbl_field_c(const void *base, size_t off) {
+    return (const double *)(const void *)((const char *)base + off);
+}
+static size_t str_size(const Key *k) {
+    return k->size ? k->size : CFG_PATH_MAX;
 }
 
 static int choice_index(const char *const *choices, const char *s) {
@@ -676,135 +931,197 @@ static const char *nearest_choice(const char *const *choices, const char *s) {
     return NULL;
 }
 
-/* Type-checks a non-group setting against its key, range-checks it and stores it. */
-static int take(const Loader *L, const Key *k, const config_setting_t *s) {
-    Config *c = L->cfg;
-    char where[CFG_PATH_MAX + 64], range[160], val[160];
+/* "x is not one of a, b, c; did you mean "b"?" for a string outside k->choices. */
+static int choice_error(const Loader *L, const Key *k, const char *name, const config_setting_t *s,
+                        const char *v) {
+    char where[CFG_PATH_MAX + 64], range[512], val[160];
+    const char *near = nearest_choice(k->choices, v);
+    char hint[CFG_NAME_MAX + 32] = "";
+    if (near) snprintf(hint, sizeof hint, "; did you mean \"%s\"?", near);
+    fmt_choices(k->choices, range, sizeof range);
+    fmt_string_literal(v, val, sizeof val, 40);
+    return err_set(L->e, "%s: '%s' = %s is not one of %s%s",
+                   where_setting(L, s, where, sizeof where), name, val, range, hint);
+}
+
+/* Checks and copies one string of a K_STRING / K_STRINGS key into dst (size bytes). */
+static int take_string(const Loader *L, const Key *k, const char *name, const config_setting_t *at,
+                       const config_setting_t *s, long long min_len, char *dst, size_t size) {
+    char where[CFG_PATH_MAX + 64];
+    if (s->type != CONFIG_TYPE_STRING) return type_error_at(L, k, name, at, s);
+    const char *v = config_setting_get_string(s);
+    size_t len = strlen(v);
+    if (len >= size)
+        return err_set(L->e, "%s: '%s' is %zu characters long; it must be shorter than %zu",
+                       where_setting(L, at, where, sizeof where), name, len, size);
+    if ((long long)len < min_len)
+        return err_set(L->e, "%s: '%s' %s empty; give it a value, e.g. %s = %s;",
+                       where_setting(L, at, where, sizeof where), name,
+                       at == s ? "is" : "has an element that is", leaf_of(k->path), example_of(k));
+    if (k->choices && choice_index(k->choices, v) < 0) return choice_error(L, k, name, at, v);
+    memcpy(dst, v, len + 1);
+    return 0;
+}
+
+/* Type-checks a non-group setting against its key, range-checks it and stores it at `base`
+ * (the Config, or the list element the key belongs to). `name` is the key as messages show it. */
+static int take(const Loader *L, const Key *k, const char *name, const config_setting_t *s,
+                void *base) {
+    char where[CFG_PATH_MAX + 64], range[512], val[160];
     switch (k->kind) {
     case K_INT:
     case K_U64: {
-        if (!is_int_type(s)) return type_error(L, k, s);
+        if (!is_int_type(s)) return type_error(L, k, name, s);
         long long v = config_setting_get_int64(s);
         if (v < k->imin || v > k->imax) {
             fmt_int_range(k, range, sizeof range);
             return err_set(L->e, "%s: '%s' = %lld is out of range; it must be in %s",
-                           where_setting(L, s, where, sizeof where), k->path, v, range);
+                           where_setting(L, s, where, sizeof where), name, v, range);
         }
         if (k->kind == K_INT)
-            *int_field(c, k->off) = (int)v;
+            *int_field(base, k->off) = (int)v;
         else
-            *(uint64_t *)(void *)((char *)c + k->off) = (uint64_t)v;
+            *(uint64_t *)(void *)((char *)base + k->off) = (uint64_t)v;
         return 0;
     }
     case K_FLOAT: {
-        if (!is_number_type(s)) return type_error(L, k, s);
+        if (!is_number_type(s)) return type_error(L, k, name, s);
         double v = number_of(s);
         if (!float_in_range(k, v)) {
             fmt_bound(v, val, sizeof val);
             fmt_float_range(k, range, sizeof range);
             return err_set(L->e, "%s: '%s' = %s is out of range; it must be in %s",
-                           where_setting(L, s, where, sizeof where), k->path, val, range);
+                           where_setting(L, s, where, sizeof where), name, val, range);
         }
-        *dbl_field(c, k->off) = v;
+        *dbl_field(base, k->off) = v;
         return 0;
     }
     case K_BOOL:
-        if (s->type != CONFIG_TYPE_BOOL) return type_error(L, k, s);
-        *int_field(c, k->off) = config_setting_get_bool(s) ? 1 : 0;
+        if (s->type != CONFIG_TYPE_BOOL) return type_error(L, k, name, s);
+        *int_field(base, k->off) = config_setting_get_bool(s) ? 1 : 0;
         return 0;
-    case K_STRING: {
-        if (s->type != CONFIG_TYPE_STRING) return type_error(L, k, s);
-        const char *v = config_setting_get_string(s);
-        size_t len = strlen(v);
-        if (len >= CFG_PATH_MAX)
-            return err_set(L->e, "%s: '%s' is %zu characters long; it must be shorter than %d",
-                           where_setting(L, s, where, sizeof where), k->path, len, CFG_PATH_MAX);
-        if ((long long)len < k->imin)
-            return err_set(L->e, "%s: '%s' is empty; give it a value, e.g. %s = %s;",
-                           where_setting(L, s, where, sizeof where), k->path, leaf_of(k->path),
-                           example_of(k));
-        memcpy((char *)c + k->off, v, len + 1);
+    case K_STRING:
+        return take_string(L, k, name, s, s, k->imin, (char *)base + k->off, str_size(k));
+    case K_STRINGS: {
+        if (s->type != CONFIG_TYPE_ARRAY && s->type != CONFIG_TYPE_LIST)
+            return type_error(L, k, name, s);
+        int n = config_setting_length(s);
+        if (n < k->imin)
+            return err_set(L->e, "%s: '%s' is empty; list at least %lld, e.g. %s = %s;",
+                           where_setting(L, s, where, sizeof where), name, k->imin,
+                           leaf_of(k->path), example_of(k));
+        if (n > k->imax)
+            return err_set(L->e, "%s: '%s' lists %d entries; at most %lld are allowed, remove %lld",
+                           where_setting(L, s, where, sizeof where), name, n, k->imax,
+                           (long long)n - k->imax);
+        for (int i = 0; i < n; i++) {
+            char *dst = (char *)base + k->off + (size_t)i * str_size(k);
+            if (take_string(L, k, name, s, config_setting_get_elem(s, (unsigned)i), k->imin2, dst,
+                            str_size(k)) != 0)
+                return -1;
+        }
+        *int_field(base, k->off2) = n;
         return 0;
     }
     case K_ENUM: {
-        if (s->type != CONFIG_TYPE_STRING) return type_error(L, k, s);
+        if (s->type != CONFIG_TYPE_STRING) return type_error(L, k, name, s);
         const char *v = config_setting_get_string(s);
         int idx = choice_index(k->choices, v);
-        if (idx < 0) {
-            const char *near = nearest_choice(k->choices, v);
-            char hint[CFG_NAME_MAX + 32] = "";
-            if (near) snprintf(hint, sizeof hint, "; did you mean \"%s\"?", near);
-            fmt_choices(k->choices, range, sizeof range);
-            fmt_string_literal(v, val, sizeof val, 40);
-            return err_set(L->e, "%s: '%s' = %s is not one of %s%s",
-                           where_setting(L, s, where, sizeof where), k->path, val, range, hint);
-        }
-        *int_field(c, k->off) = idx;
+        if (idx < 0) return choice_error(L, k, name, s, v);
+        *int_field(base, k->off) = idx;
         return 0;
     }
     case K_MASK: {
-        if (s->type != CONFIG_TYPE_ARRAY && s->type != CONFIG_TYPE_LIST) return type_error(L, k, s);
+        if (s->type != CONFIG_TYPE_ARRAY && s->type != CONFIG_TYPE_LIST)
+            return type_error(L, k, name, s);
         int n = config_setting_length(s), mask = 0;
         fmt_choices(k->choices, range, sizeof range);
         if (n == 0)
             return err_set(L->e, "%s: '%s' is empty; list at least one of %s, e.g. %s = %s;",
-                           where_setting(L, s, where, sizeof where), k->path, range,
-                           leaf_of(k->path), example_of(k));
+                           where_setting(L, s, where, sizeof where), name, range, leaf_of(k->path),
+                           example_of(k));
         for (int i = 0; i < n; i++) {
             const config_setting_t *el = config_setting_get_elem(s, (unsigned)i);
-            if (el->type != CONFIG_TYPE_STRING) return type_error_at(L, k, s, el);
+            if (el->type != CONFIG_TYPE_STRING) return type_error_at(L, k, name, s, el);
             const char *v = config_setting_get_string(el);
             int idx = choice_index(k->choices, v);
             fmt_string_literal(v, val, sizeof val, 40);
             if (idx < 0)
                 return err_set(L->e, "%s: '%s' element %s is not one of %s",
-                               where_setting(L, s, where, sizeof where), k->path, val, range);
+                               where_setting(L, s, where, sizeof where), name, val, range);
             if (mask & (1 << idx))
                 return err_set(L->e, "%s: '%s' lists %s twice; list each one once",
-                               where_setting(L, s, where, sizeof where), k->path, val);
+                               where_setting(L, s, where, sizeof where), name, val);
             mask |= 1 << idx;
         }
-        *int_field(c, k->off) = mask;
+        *int_field(base, k->off) = mask;
         return 0;
     }
     case K_INT_PAIR:
     case K_FLOAT_PAIR: {
-        if (s->type != CONFIG_TYPE_ARRAY && s->type != CONFIG_TYPE_LIST) return type_error(L, k, s);
+        if (s->type != CONFIG_TYPE_ARRAY && s->type != CONFIG_TYPE_LIST)
+            return type_error(L, k, name, s);
         int n = config_setting_length(s);
         if (n != 2)
             return err_set(L->e, "%s: '%s' must have 2 elements, got %d; e.g. %s = %s;",
-                           where_setting(L, s, where, sizeof where), k->path, n, leaf_of(k->path),
+                           where_setting(L, s, where, sizeof where), name, n, leaf_of(k->path),
                            example_of(k));
+        long long iv[2] = {0, 0};
+        double dv[2] = {0, 0};
         for (int i = 0; i < 2; i++) {
             const config_setting_t *el = config_setting_get_elem(s, (unsigned)i);
-            size_t off = i ? k->off2 : k->off;
             if (k->kind == K_INT_PAIR) {
-                if (!is_int_type(el)) return type_error_at(L, k, s, el);
+                if (!is_int_type(el)) return type_error_at(L, k, name, s, el);
                 long long v = config_setting_get_int64(el), lo = i ? k->imin2 : k->imin;
                 if (v < lo || v > k->imax) {
                     snprintf(range, sizeof range, "[%lld, %lld]", lo, k->imax);
                     return err_set(L->e,
                                    "%s: '%s' element %d = %lld is out of range; it must be in %s",
-                                   where_setting(L, s, where, sizeof where), k->path, i, v, range);
+                                   where_setting(L, s, where, sizeof where), name, i, v, range);
                 }
-                *int_field(c, off) = (int)v;
+                iv[i] = v;
             } else {
-                if (!is_number_type(el)) return type_error_at(L, k, s, el);
+                if (!is_number_type(el)) return type_error_at(L, k, name, s, el);
                 double v = number_of(el);
                 if (!float_in_range(k, v)) {
                     fmt_bound(v, val, sizeof val);
                     fmt_float_range(k, range, sizeof range);
-                    return err_set(
-                        L->e, "%s: '%s' element %d = %s is out of range; it must be in %s",
-                        where_setting(L, s, where, sizeof where), k->path, i, val, range);
+                    return err_set(L->e,
+                                   "%s: '%s' element %d = %s is out of range; it must be in %s",
+                                   where_setting(L, s, where, sizeof where), name, i, val, range);
                 }
-                *dbl_field(c, off) = v;
+                dv[i] = v;
             }
+        }
+        if (k->kind == K_INT_PAIR) {
+            int bad = k->pair != PAIR_ANY && iv[0] > iv[1] &&
+                      !(k->pair == PAIR_ORDERED_OR_LAST && iv[1] == -1);
+            if (bad)
+                return err_set(L->e,
+                               "%s: '%s' = [%lld, %lld] has first > last; write [first, last] "
+                               "with first <= last%s",
+                               where_setting(L, s, where, sizeof where), name, iv[0], iv[1],
+                               k->pair == PAIR_ORDERED_OR_LAST ? ", or last = -1 for the last layer"
+                                                               : "");
+            *int_field(base, k->off) = (int)iv[0];
+            *int_field(base, k->off2) = (int)iv[1];
+        } else {
+            if (k->pair != PAIR_ANY && dv[0] > dv[1]) {
+                char a[64], b[64];
+                fmt_bound(dv[0], a, sizeof a);
+                fmt_bound(dv[1], b, sizeof b);
+                return err_set(L->e,
+                               "%s: '%s' = [%s, %s] has lo > hi; write [lo, hi] with lo <= hi",
+                               where_setting(L, s, where, sizeof where), name, a, b);
+            }
+            *dbl_field(base, k->off) = dv[0];
+            *dbl_field(base, k->off2) = dv[1];
         }
         return 0;
     }
     case K_GROUP:
     case K_FLAG_GROUP:
+    case K_LIST:
         break;
     }
     return err_set(L->e, "%s: internal error: key '%s' has no value kind", L->cfg->source, k->path);
@@ -821,9 +1138,11 @@ static int suggestion_ok(int score, const char *leaf) {
 
 /* The schema key nearest to an unknown path, or NULL when nothing is close. Compares the whole
  * path and the last component (a key from another group costs one extra edit), so 'lora.rnk'
- * finds 'lora.rank', 'lora_rank' finds 'lora.rank' and 'lora.lr' finds 'optim.lr'. */
+ * finds 'lora.rank', 'lora_rank' finds 'lora.rank' and 'lora.lr' finds 'optim.lr'. Keys inside
+ * a list are only suggested for paths inside the same list (they cannot be written elsewhere). */
 static const char *nearest_key(const char *path) {
     const char *leaf = leaf_of(path);
+    const Key *in_list = list_of(path);
     const char *best = NULL;
     int best_score = 1 << 30;
     for (int pass = 0; pass < 2; pass++) { /* siblings first, so they win ties */
@@ -831,6 +1150,7 @@ static const char *nearest_key(const char *path) {
             const char *cand = KEYS[i].path;
             size_t lc = strlen(cand);
             if (strncmp(path, cand, lc) == 0 && path[lc] == '.') continue; /* an ancestor */
+            if (list_of(cand) != in_list) continue;
             int sib = same_parent(cand, path);
             if (sib != (pass == 0)) continue;
             int score = edit_distance(path, cand);
@@ -842,9 +1162,17 @@ static const char *nearest_key(const char *path) {
     return best && suggestion_ok(best_score, leaf) ? best : NULL;
 }
 
-static int unknown_key_error(Err *e, const char *where, const char *path) {
+/* `path` is the schema path of the unknown key ("curriculum.stages.stpes"), `shown` the same
+ * with list indices, as the message shows it ("curriculum.stages.[1].stpes"). */
+static int unknown_key_error(Err *e, const char *where, const char *path, const char *shown) {
     const char *near = nearest_key(path);
-    if (near) return err_set(e, "%s: unknown key '%s'; did you mean '%s'?", where, path, near);
+    size_t shown_parent = parent_len(shown);
+    if (near) {
+        if (same_parent(near, path) && shown_parent > 0) /* name the sibling in the same element */
+            return err_set(e, "%s: unknown key '%s'; did you mean '%.*s.%s'?", where, shown,
+                           (int)shown_parent, shown, leaf_of(near));
+        return err_set(e, "%s: unknown key '%s'; did you mean '%s'?", where, shown, near);
+    }
 
     /* List the valid keys of the deepest known group that contains the path. */
     char group[CFG_NAME_MAX * 2] = "";
@@ -855,8 +1183,8 @@ static int unknown_key_error(Err *e, const char *where, const char *path) {
         group[pl] = '\0';
         const Key *g = find_key(group);
         if (g) {
-            if (kind_is_group(g->kind)) break;
-            return err_set(e, "%s: unknown key '%s'; '%s' is %s, not a group", where, path, group,
+            if (kind_has_children(g->kind)) break;
+            return err_set(e, "%s: unknown key '%s'; '%s' is %s, not a group", where, shown, group,
                            kind_wants(g->kind));
         }
         pl = parent_len(group);
@@ -871,10 +1199,13 @@ static int unknown_key_error(Err *e, const char *where, const char *path) {
         if (w < 0 || (size_t)w >= sizeof list - o) break;
         o += (size_t)w;
     }
+    if (group[0] && pl == parent_len(path) && shown_parent > 0) /* the element, with its index */
+        return err_set(e, "%s: unknown key '%s'; valid keys in '%.*s' are: %s", where, shown,
+                       (int)shown_parent, shown, list);
     if (group[0])
-        return err_set(e, "%s: unknown key '%s'; valid keys in '%s' are: %s", where, path, group,
+        return err_set(e, "%s: unknown key '%s'; valid keys in '%s' are: %s", where, shown, group,
                        list);
-    return err_set(e, "%s: unknown key '%s'; valid top-level keys are: %s", where, path, list);
+    return err_set(e, "%s: unknown key '%s'; valid top-level keys are: %s", where, shown, list);
 }
 
 /* ---- integer literals libconfig 1.5 would truncate ---------------------------------------- */
@@ -1062,7 +1393,7 @@ static int put_override(Loader *L, const char *key, const config_setting_t *src,
             char path[256];
             setting_path(child, path, sizeof path);
             const Key *gk = find_key(path);
-            if (gk) return type_error(L, gk, child);
+            if (gk) return type_error(L, gk, path, child);
             return err_set(L->e, "%s: '%s' must be a group to set '%s'",
                            where_setting(L, child, where, sizeof where), path, key);
         }
@@ -1096,8 +1427,17 @@ static int apply_override(Loader *L, const char *ov) {
         return err_set(e, "--set %s: the key before '=' is empty; write it like lora.rank=16", ov);
     char where[300];
     snprintf(where, sizeof where, "--set %s", key);
+    for (size_t i = 0; i < N_KEYS; i++) { /* a list, or a key inside one */
+        const Key *lk = &KEYS[i];
+        size_t ll = strlen(lk->path);
+        if (lk->kind == K_LIST && strncmp(key, lk->path, ll) == 0 &&
+            (key[ll] == '\0' || key[ll] == '.'))
+            return err_set(e, "%s: %s '%s' cannot be set with --set; edit %s in the config file",
+                           where, key[ll] ? "keys inside the list" : "the list", lk->path,
+                           key[ll] ? "them" : "it");
+    }
     const Key *k = find_key(key);
-    if (!k) return unknown_key_error(e, where, key);
+    if (!k) return unknown_key_error(e, where, key, key);
 
     size_t vlen = strlen(eq + 1);
     char *val = malloc(vlen + 1);
@@ -1152,62 +1492,224 @@ static int apply_override(Loader *L, const char *ov) {
 
 /* ---- validation ---------------------------------------------------------------------------- */
 
-static int walk(Loader *L, const config_setting_t *group, const char *prefix) {
+/* A default with "{i}" replaced by the element index (list children: "stage-{i}"). */
+static void expand_index(const char *def, int index, char *buf, size_t n) {
+    const char *at = strstr(def, "{i}");
+    if (!at || index < 0)
+        snprintf(buf, n, "%s", def);
+    else
+        snprintf(buf, n, "%.*s%d%s", (int)(at - def), def, index, at + 3);
+}
+
+/* Stores the defaults of the keys that belong to `list` (NULL: the keys outside every list) at
+ * `base`, the Config or the list element number `index`. */
+static int apply_defaults(Loader *L, const Key *list, void *base, int index) {
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const Key *k = &KEYS[i];
+        if (!k->def || list_of(k->path) != list) continue;
+        char def[256], text[300];
+        expand_index(k->def, index, def, sizeof def);
+        snprintf(text, sizeof text, "v = %s;", def);
+        config_t scratch;
+        config_init(&scratch);
+        int rc = -1;
+        if (config_read_string(&scratch, text) == CONFIG_TRUE)
+            rc = take(L, k, k->path, config_lookup(&scratch, "v"), base);
+        config_destroy(&scratch);
+        if (rc != 0)
+            return err_set(L->e, "internal error: the default of '%s' (%s) is invalid", k->path,
+                           def);
+    }
+    return 0;
+}
+
+/* `root` is where the keys of `list` are looked up: the root setting (list NULL) or the list
+ * element `shown` ("curriculum.stages.[1]"). */
+static int missing_error(const Loader *L, const Key *k, const config_setting_t *root,
+                         const Key *list, const char *shown) {
+    char where[CFG_PATH_MAX + 64], ex[512], name[512];
+    const char *rel = rel_path(k->path, list);
+    /* Point at the enclosing group (or element) when it is there. */
+    char group[CFG_NAME_MAX * 2];
+    size_t pl = parent_len(rel);
+    const config_setting_t *g = list ? root : NULL;
+    if (pl > 0 && pl < sizeof group) {
+        memcpy(group, rel, pl);
+        group[pl] = '\0';
+        g = config_setting_lookup((config_setting_t *)root, group);
+    }
+    where_setting(L, g, where, sizeof where);
+    fmt_nested_example(rel, example_of(k), ex, sizeof ex);
+    if (list)
+        snprintf(name, sizeof name, "%s.%s", shown, rel);
+    else
+        snprintf(name, sizeof name, "%s", k->path);
+    return err_set(L->e, "%s: missing required key '%s'; add it, e.g. %s", where, name, ex);
+}
+
+/* Required keys of `list` (NULL: outside every list) under `root` (see missing_error). */
+static int check_required(const Loader *L, const config_setting_t *root, const Key *list,
+                          const char *shown) {
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const Key *k = &KEYS[i];
+        if (k->required == OPTIONAL || list_of(k->path) != list) continue;
+        const char *rel = rel_path(k->path, list);
+        int need;
+        if (k->required == REQUIRED) {
+            need = !(k->unless && config_lookup(&L->t->lc, k->unless));
+        } else { /* REQUIRED_IF_GROUP: when the enclosing group is given */
+            char group[CFG_NAME_MAX * 2];
+            size_t pl = parent_len(rel);
+            if (pl == 0 || pl >= sizeof group) {
+                need = 1; /* directly in the element (or at the top level) */
+            } else {
+                memcpy(group, rel, pl);
+                group[pl] = '\0';
+                need = config_setting_lookup((config_setting_t *)root, group) != NULL;
+            }
+        }
+        if (need && !config_setting_lookup((config_setting_t *)root, rel))
+            return missing_error(L, k, root, list, shown);
+    }
+    return 0;
+}
+
+static int walk(Loader *L, const config_setting_t *group, const char *prefix, const char *shown,
+                void *base);
+
+/* A K_LIST: every element is a group, stored at base + off + i * size, with the list's own
+ * defaults, keys and required keys. */
+static int walk_list(Loader *L, const Key *k, const config_setting_t *s, const char *shown,
+                     void *base) {
+    char where[CFG_PATH_MAX + 64], got[256];
+    int n = config_setting_length(s);
+    if (s->type != CONFIG_TYPE_LIST && !(s->type == CONFIG_TYPE_ARRAY && n == 0))
+        return type_error(L, k, shown, s);
+    if (n < k->imin)
+        return err_set(L->e, "%s: '%s' is empty; give at least %lld, e.g. %s = %s;",
+                       where_setting(L, s, where, sizeof where), shown, k->imin, leaf_of(k->path),
+                       example_of(k));
+    if (n > k->imax)
+        return err_set(
+            L->e, "%s: '%s' has %d elements; at most %lld are allowed, remove %lld",
+            where_setting(L, config_setting_get_elem(s, (unsigned)k->imax), where, sizeof where),
+            shown, n, k->imax, (long long)n - k->imax);
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *el = config_setting_get_elem(s, (unsigned)i);
+        char eshown[600];
+        snprintf(eshown, sizeof eshown, "%s.[%d]", shown, i);
+        if (el->type != CONFIG_TYPE_GROUP) {
+            describe(el, got, sizeof got);
+            return err_set(L->e,
+                           "%s: '%s' must be a group, got %s; the elements of '%s' are "
+                           "groups, e.g. %s = %s;",
+                           where_setting(L, el, where, sizeof where), eshown, got, shown,
+                           leaf_of(k->path), example_of(k));
+        }
+        void *eb = (char *)base + k->off + (size_t)i * k->size;
+        memset(eb, 0, k->size);
+        if (apply_defaults(L, k, eb, i) != 0) return -1;
+        if (walk(L, el, k->path, eshown, eb) != 0) return -1;
+        if (check_required(L, el, k, eshown) != 0) return -1;
+    }
+    *int_field(base, k->off2) = n;
+    return 0;
+}
+
+/* Validates and stores the settings of `group`: `prefix` is its schema path ("" at the top,
+ * "curriculum.stages" in a stage), `shown` the same with list indices, for messages, and `base`
+ * where its fields go (the Config, or the list element). */
+static int walk(Loader *L, const config_setting_t *group, const char *prefix, const char *shown,
+                void *base) {
     int n = config_setting_length(group);
     for (int i = 0; i < n; i++) {
         const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
-        char path[512];
-        snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] ? "." : "",
-                 s->name ? s->name : "?");
+        char path[512], name[512];
+        const char *leaf = s->name ? s->name : "?";
+        snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] ? "." : "", leaf);
+        snprintf(name, sizeof name, "%s%s%s", shown, shown[0] ? "." : "", leaf);
         const Key *k = find_key(path);
         if (!k) {
             char where[CFG_PATH_MAX + 64];
-            return unknown_key_error(L->e, where_setting(L, s, where, sizeof where), path);
+            return unknown_key_error(L->e, where_setting(L, s, where, sizeof where), path, name);
         }
         if (kind_is_group(k->kind)) {
-            if (s->type != CONFIG_TYPE_GROUP) return type_error(L, k, s);
-            if (k->kind == K_FLAG_GROUP) *int_field(L->cfg, k->off) = 1;
-            if (walk(L, s, path) != 0) return -1;
-        } else if (take(L, k, s) != 0) {
+            if (s->type != CONFIG_TYPE_GROUP) return type_error(L, k, name, s);
+            if (k->kind == K_FLAG_GROUP) *int_field(base, k->off) = 1;
+            if (walk(L, s, path, name, base) != 0) return -1;
+        } else if (k->kind == K_LIST) {
+            if (walk_list(L, k, s, name, base) != 0) return -1;
+        } else if (take(L, k, name, s, base) != 0) {
             return -1;
         }
     }
     return 0;
 }
 
-static int apply_defaults(Loader *L) {
-    for (size_t i = 0; i < N_KEYS; i++) {
-        const Key *k = &KEYS[i];
-        if (!k->def) continue;
-        char text[256];
-        snprintf(text, sizeof text, "v = %s;", k->def);
-        config_t scratch;
-        config_init(&scratch);
-        int rc = -1;
-        if (config_read_string(&scratch, text) == CONFIG_TRUE)
-            rc = take(L, k, config_lookup(&scratch, "v"));
-        config_destroy(&scratch);
-        if (rc != 0)
-            return err_set(L->e, "internal error: the default of '%s' (%s) is invalid", k->path,
-                           k->def);
+/* The stages: bands only where they belong, bridges between two non-bridge stages, unique
+ * names. (Counts and per-key ranges were checked while walking.) */
+static int check_curriculum(const Loader *L) {
+    const CurriculumConfig *cc = &L->cfg->curriculum;
+    if (!cc->enabled) return 0;
+    const config_setting_t *list = config_lookup(&L->t->lc, "curriculum.stages");
+    char where[CFG_PATH_MAX + 64], first[CFG_PATH_MAX + 64];
+    int n = cc->n_stages, plain = 0;
+    for (int i = 0; i < n; i++) plain += !cc->stages[i].bridge;
+    if (n > 0 && plain == 0)
+        return err_set(L->e,
+                       "%s: 'curriculum.stages' has only bridges; a bridge blends the bands of "
+                       "the stages around it, so the curriculum needs at least one stage with a "
+                       "band (bridge = false)",
+                       where_setting(L, list, where, sizeof where));
+    for (int i = 0; i < n; i++) {
+        const StageConfig *st = &cc->stages[i];
+        const config_setting_t *el = list ? config_setting_get_elem(list, (unsigned)i) : NULL;
+        const config_setting_t *band = el ? config_setting_get_member(el, "band") : NULL;
+        const config_setting_t *nm = el ? config_setting_get_member(el, "name") : NULL;
+        where_setting(L, el, where, sizeof where);
+        if (st->bridge && band)
+            return err_set(L->e,
+                           "%s: 'curriculum.stages.[%d].band' is given on a bridge (\"%s\"); a "
+                           "bridge takes its bands from its neighbours: remove band, or set "
+                           "bridge = false",
+                           where_setting(L, band, where, sizeof where), i, st->name);
+        if (!st->bridge && !band)
+            return err_set(L->e,
+                           "%s: missing required key 'curriculum.stages.[%d].band' (stage "
+                           "\"%s\"); add it, e.g. band = [0.0, 0.05]; or make the stage a bridge "
+                           "with bridge = true;",
+                           where, i, st->name);
+        if (st->bridge && (i == 0 || i == n - 1))
+            return err_set(L->e,
+                           "%s: stage 'curriculum.stages.[%d]' (\"%s\") is a bridge but it is "
+                           "the %s stage; a bridge needs a non-bridge stage before and after it: "
+                           "add a stage with a band %s it, or set bridge = false",
+                           where, i, st->name, i == 0 ? "first" : "last",
+                           i == 0 ? "before" : "after");
+        if (st->bridge && (cc->stages[i - 1].bridge || cc->stages[i + 1].bridge)) {
+            int j = cc->stages[i - 1].bridge ? i - 1 : i + 1;
+            return err_set(L->e,
+                           "%s: stage 'curriculum.stages.[%d]' (\"%s\") is a bridge and so is "
+                           "the stage %s it ('curriculum.stages.[%d]', \"%s\"); a bridge needs a "
+                           "non-bridge stage before and after it: put a stage with a band "
+                           "between them, or merge the two bridges",
+                           where, i, st->name, j < i ? "before" : "after", j, cc->stages[j].name);
+        }
+        for (int j = 0; j < i; j++) {
+            if (strcmp(cc->stages[j].name, st->name) != 0) continue;
+            const config_setting_t *ej = list ? config_setting_get_elem(list, (unsigned)j) : NULL;
+            const config_setting_t *nj = ej ? config_setting_get_member(ej, "name") : NULL;
+            where_setting(L, nj ? nj : ej, first, sizeof first);
+            return err_set(L->e,
+                           "%s: stage name \"%s\" of 'curriculum.stages.[%d]'%s is already "
+                           "used by 'curriculum.stages.[%d]'%s (%s); give each stage a unique "
+                           "name",
+                           where_setting(L, nm ? nm : el, where, sizeof where), st->name, i,
+                           nm ? "" : " (its default name)", j, nj ? "" : " (its default name)",
+                           first);
+        }
     }
     return 0;
-}
-
-static int missing_error(const Loader *L, const Key *k) {
-    char where[CFG_PATH_MAX + 64], ex[512];
-    /* Point at the enclosing group when it is there. */
-    char group[CFG_NAME_MAX];
-    size_t pl = parent_len(k->path);
-    const config_setting_t *g = NULL;
-    if (pl > 0 && pl < sizeof group) {
-        memcpy(group, k->path, pl);
-        group[pl] = '\0';
-        g = config_lookup(&L->t->lc, group);
-    }
-    where_setting(L, g, where, sizeof where);
-    fmt_nested_example(k->path, example_of(k), ex, sizeof ex);
-    return err_set(L->e, "%s: missing required key '%s'; add it, e.g. %s", where, k->path, ex);
 }
 
 static int check_all(Loader *L) {
@@ -1230,12 +1732,7 @@ static int check_all(Loader *L) {
                        "= 2; width = 32; vocab = 256; context = 64; }; };",
                        where_setting(L, mp ? mp : config_lookup(lc, "model"), where, sizeof where));
 
-    for (size_t i = 0; i < N_KEYS; i++) {
-        const Key *k = &KEYS[i];
-        int need =
-            k->required == REQUIRED || (k->required == REQUIRED_IF_RANDOM && c->model.random);
-        if (need && !config_lookup(lc, k->path)) return missing_error(L, k);
-    }
+    if (check_required(L, config_root_setting(lc), NULL, NULL) != 0) return -1;
 
     if (c->model.random && c->model.width % c->model.heads != 0) {
         int lo = c->model.width - c->model.width % c->model.heads;
@@ -1256,15 +1753,8 @@ static int check_all(Loader *L) {
                        c->batch.seq_len, sl ? "" : " (the default)", c->model.context,
                        c->model.context);
     }
-
-    const config_setting_t *ll = config_lookup(lc, "lora.layers");
-    if (c->lora.layer_last != -1 && c->lora.layer_first > c->lora.layer_last)
-        return err_set(L->e,
-                       "%s: 'lora.layers' = [%d, %d] has first > last; write [first, last] with "
-                       "first <= last, or last = -1 for the last layer",
-                       where_setting(L, ll, where, sizeof where), c->lora.layer_first,
-                       c->lora.layer_last);
-    return 0;
+    /* lora.layers first <= last is checked with the value (Key.pair) */
+    return check_curriculum(L);
 }
 
 /* ---- public API ---------------------------------------------------------------------------- */
@@ -1327,8 +1817,8 @@ int config_load(Config *cfg, const char *path, const char *const *overrides, int
     free(text);
 
     for (int i = 0; rc == 0 && i < n_overrides; i++) rc = apply_override(&L, overrides[i]);
-    if (rc == 0) rc = apply_defaults(&L);
-    if (rc == 0) rc = walk(&L, config_root_setting(&t->lc), "");
+    if (rc == 0) rc = apply_defaults(&L, NULL, cfg, -1);
+    if (rc == 0) rc = walk(&L, config_root_setting(&t->lc), "", "", cfg);
     if (rc == 0) rc = check_all(&L);
     if (rc != 0) {
         tree_free(t);
@@ -1365,36 +1855,56 @@ const char *config_where(const Config *cfg, const char *key, char *buf, size_t n
     return buf;
 }
 
-/* The resolved value of a (non-group) key as libconfig text. */
-static void fmt_value(const Config *c, const Key *k, char *buf, size_t n) {
+/* Room for the longest value text: K_STRINGS at its fullest, every byte escaped (\xNN). */
+#define VALUE_MAX (CFG_MAX_LIBRARIES * (4 * CFG_PATH_MAX + 4) + 16)
+
+/* The resolved value of a (non-group) key as libconfig text; `base` as for take(). */
+static void fmt_value(const void *base, const Key *k, char *buf, size_t n) {
     char a[64], b[64];
     switch (k->kind) {
     case K_INT:
-        snprintf(buf, n, "%d", *int_field_c(c, k->off));
+        snprintf(buf, n, "%d", *int_field_c(base, k->off));
         return;
     case K_U64: {
-        uint64_t v = *(const uint64_t *)(const void *)((const char *)c + k->off);
+        uint64_t v = *(const uint64_t *)(const void *)((const char *)base + k->off);
         snprintf(buf, n, v > (uint64_t)INT_MAX ? "%lluL" : "%llu", (unsigned long long)v);
         return;
     }
     case K_FLOAT:
-        fmt_float_literal(*dbl_field_c(c, k->off), buf, n);
+        fmt_float_literal(*dbl_field_c(base, k->off), buf, n);
         return;
     case K_BOOL:
-        snprintf(buf, n, "%s", *int_field_c(c, k->off) ? "true" : "false");
+        snprintf(buf, n, "%s", *int_field_c(base, k->off) ? "true" : "false");
         return;
     case K_STRING:
-        fmt_string_literal((const char *)c + k->off, buf, n, 0);
+        fmt_string_literal((const char *)base + k->off, buf, n, 0);
         return;
+    case K_STRINGS: {
+        int count = *int_field_c(base, k->off2);
+        size_t o = 0;
+        buf[o++] = '[';
+        for (int i = 0; i < count && o + 8 < n; i++) {
+            if (i) {
+                memcpy(buf + o, ", ", 2);
+                o += 2;
+            }
+            fmt_string_literal((const char *)base + k->off + (size_t)i * str_size(k), buf + o,
+                               n - o - 2, 0);
+            o += strlen(buf + o);
+        }
+        buf[o++] = ']';
+        buf[o] = '\0';
+        return;
+    }
     case K_ENUM: {
-        int v = *int_field_c(c, k->off);
+        int v = *int_field_c(base, k->off);
         int count = 0;
         while (k->choices[count]) count++;
         snprintf(buf, n, "\"%s\"", v >= 0 && v < count ? k->choices[v] : "?");
         return;
     }
     case K_MASK: {
-        int mask = *int_field_c(c, k->off);
+        int mask = *int_field_c(base, k->off);
         size_t o = 0;
         o += (size_t)snprintf(buf, n, "[");
         for (int i = 0; k->choices[i] && o < n; i++)
@@ -1404,42 +1914,59 @@ static void fmt_value(const Config *c, const Key *k, char *buf, size_t n) {
         return;
     }
     case K_INT_PAIR:
-        snprintf(buf, n, "[%d, %d]", *int_field_c(c, k->off), *int_field_c(c, k->off2));
+        snprintf(buf, n, "[%d, %d]", *int_field_c(base, k->off), *int_field_c(base, k->off2));
         return;
     case K_FLOAT_PAIR:
-        fmt_float_literal(*dbl_field_c(c, k->off), a, sizeof a);
-        fmt_float_literal(*dbl_field_c(c, k->off2), b, sizeof b);
+        fmt_float_literal(*dbl_field_c(base, k->off), a, sizeof a);
+        fmt_float_literal(*dbl_field_c(base, k->off2), b, sizeof b);
         snprintf(buf, n, "[%s, %s]", a, b);
         return;
     case K_GROUP:
     case K_FLAG_GROUP:
+    case K_LIST:
         break;
     }
     snprintf(buf, n, "?");
 }
 
-static void print_group(const Config *c, FILE *fp, const char *group, int depth) {
+/* Writes the children of `group` (schema path) whose fields are at `base`. `comments`: add the
+ * help lines (list elements after the first go without, to keep the file short). */
+static void print_group(const void *base, FILE *fp, const char *group, int depth, int comments,
+                        char *val) {
     int first = 1;
     for (size_t i = 0; i < N_KEYS; i++) {
         const Key *k = &KEYS[i];
         if (!is_child_of(k->path, group)) continue;
-        if (strcmp(k->path, "model.path") == 0 && c->model.random) continue;
-        if (strcmp(k->path, "model.random") == 0 && !c->model.random) continue;
+        if (k->print_if && !k->print_if(base)) continue;
         int indent = 4 * depth;
+        if (depth == 0 && !first) fputc('\n', fp);
         if (kind_is_group(k->kind)) {
-            if (depth == 0 && !first) fputc('\n', fp);
             if (depth == 0) fprintf(fp, "// %s\n", k->help);
             fprintf(fp, "%*s%s = {", indent, "", leaf_of(k->path));
-            if (depth > 0) fprintf(fp, " // %s", k->help);
+            if (depth > 0 && comments) fprintf(fp, " // %s", k->help);
             fputc('\n', fp);
-            print_group(c, fp, k->path, depth + 1);
+            print_group(base, fp, k->path, depth + 1, comments, val);
             fprintf(fp, "%*s};\n", indent, "");
+        } else if (k->kind == K_LIST) {
+            if (depth == 0) fprintf(fp, "// %s\n", k->help);
+            fprintf(fp, "%*s%s = (", indent, "", leaf_of(k->path));
+            if (depth > 0 && comments) fprintf(fp, " // %s", k->help);
+            fputc('\n', fp);
+            int count = *int_field_c(base, k->off2);
+            for (int j = 0; j < count; j++) {
+                const void *eb = (const char *)base + k->off + (size_t)j * k->size;
+                fprintf(fp, "%*s{ // [%d]\n", indent + 4, "", j);
+                print_group(eb, fp, k->path, depth + 2, comments && j == 0, val);
+                fprintf(fp, "%*s}%s\n", indent + 4, "", j + 1 < count ? "," : "");
+            }
+            fprintf(fp, "%*s);\n", indent, "");
         } else {
-            char val[CFG_PATH_MAX * 4 + 8];
-            fmt_value(c, k, val, sizeof val);
-            if (depth == 0 && !first) fputc('\n', fp);
+            fmt_value(base, k, val, VALUE_MAX);
             int w = fprintf(fp, "%*s%s = %s;", indent, "", leaf_of(k->path), val);
-            fprintf(fp, "%*s // %s\n", w < 40 ? 40 - w : 0, "", k->help);
+            if (comments)
+                fprintf(fp, "%*s // %s\n", w < 40 ? 40 - w : 0, "", k->help);
+            else
+                fputc('\n', fp);
         }
         first = 0;
     }
@@ -1452,7 +1979,13 @@ void config_print(const Config *cfg, FILE *fp) {
     for (const unsigned char *p = (const unsigned char *)cfg->source; *p; p++)
         fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, fp);
     fprintf(fp, "\n\n");
-    print_group(cfg, fp, "", 0);
+    char *val = malloc(VALUE_MAX);
+    if (!val) {
+        fprintf(fp, "// out of memory\n");
+        return;
+    }
+    print_group(cfg, fp, "", 0, 1, val);
+    free(val);
 }
 
 int config_save(const Config *cfg, const char *path, Err *e) {
