@@ -92,8 +92,8 @@ _Static_assert(SCHED_COSINE == 0 && SCHED_LINEAR == 1 && SCHED_CONSTANT == 2, "S
 _Static_assert(DATA_LLMC == 0 && DATA_BYTES == 1, "FORMATS order");
 _Static_assert(SAMPLE_RANDOM == 0 && SAMPLE_SEQUENTIAL == 1, "SAMPLINGS order");
 _Static_assert(LORA_Q == 1 && LORA_K == 2 && LORA_V == 4 && LORA_O == 8, "TARGETS order");
-_Static_assert(ORDER_CURRICULUM == 0 && ORDER_SHUFFLED == 1 && ORDER_ANTI == 2 &&
-                   ORDER_GROWING_RANDOM == 3,
+_Static_assert(CFG_ORDER_CURRICULUM == 0 && CFG_ORDER_SHUFFLED == 1 && CFG_ORDER_ANTI == 2 &&
+                   CFG_ORDER_GROWING_RANDOM == 3,
                "ORDERS order");
 _Static_assert(STAGE_PACING_LINEAR == 0 && STAGE_PACING_ROOT == 1 && STAGE_PACING_DISCRETE == 2,
                "PACINGS order");

@@ -91,10 +91,10 @@ typedef enum {
     STAGE_PACING_DISCRETE = 2
 } StagePacing;
 typedef enum {
-    ORDER_CURRICULUM = 0,    /* "curriculum": stages as configured */
-    ORDER_SHUFFLED = 1,      /* "shuffled": the same samples in random order */
-    ORDER_ANTI = 2,          /* "anti": bands in reverse order */
-    ORDER_GROWING_RANDOM = 3 /* "growing-random": stage lengths kept, bands permuted */
+    CFG_ORDER_CURRICULUM = 0,    /* "curriculum": stages as configured */
+    CFG_ORDER_SHUFFLED = 1,      /* "shuffled": the same samples in random order */
+    CFG_ORDER_ANTI = 2,          /* "anti": bands in reverse order */
+    CFG_ORDER_GROWING_RANDOM = 3 /* "growing-random": stage lengths kept, bands permuted */
 } CurriculumOrder;
 
 typedef struct StageConfig {
