@@ -787,7 +787,7 @@ static void test_curriculum(void) {
     CHECK_INT(cc->n_libraries, 2);
     CHECK_STR(cc->libraries[0], "curriculum/chains/en.cfg");
     CHECK_STR(cc->libraries[1], "curriculum/chains/ru.cfg");
-    CHECK_INT(cc->order, ORDER_CURRICULUM);
+    CHECK_INT(cc->order, CFG_ORDER_CURRICULUM);
     CHECK_INT(cc->variants, 8);
     CHECK_DBL(cc->heldout_band_lo, 0.10);
     CHECK_DBL(cc->heldout_band_hi, 0.40);
@@ -903,7 +903,7 @@ static void test_curriculum(void) {
                         "curriculum.heldout_band=[0.2, 0.3]"};
     Config o;
     if (load_ok(&o, p, ov, 3) == 0) {
-        CHECK_INT(o.curriculum.order, ORDER_SHUFFLED);
+        CHECK_INT(o.curriculum.order, CFG_ORDER_SHUFFLED);
         CHECK_INT(o.curriculum.variants, 6);
         CHECK_DBL(o.curriculum.heldout_band_lo, 0.2);
         CHECK_DBL(o.curriculum.heldout_band_hi, 0.3);
@@ -934,7 +934,7 @@ static void test_curriculum_defaults(void) {
     CHECK_INT(cc->enabled, 1);
     CHECK_INT(cc->n_libraries, 1);
     CHECK_STR(cc->libraries[0], "a.cfg");
-    CHECK_INT(cc->order, ORDER_CURRICULUM);
+    CHECK_INT(cc->order, CFG_ORDER_CURRICULUM);
     CHECK_INT(cc->variants, 8);
     CHECK_DBL(cc->heldout_band_lo, 0.1);
     CHECK_DBL(cc->heldout_band_hi, 0.4);
