@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "peft.h"
 #include "safetensors.h"
 #include "weights.h"
 
@@ -62,6 +63,11 @@ static int write_state(const char *path, const TrainState *st, Err *e) {
     cJSON_AddStringToObject(o, "seed", seed); /* a string: JSON numbers lose 64-bit seeds */
     cJSON_AddNumberToObject(o, "loss", st->loss);
     cJSON_AddNumberToObject(o, "lr", st->lr);
+    if (st->stage >= 0 && st->stage_name[0]) {
+        cJSON_AddNumberToObject(o, "stage", st->stage);
+        cJSON_AddStringToObject(o, "stage_name", st->stage_name);
+        cJSON_AddNumberToObject(o, "stage_steps", (double)st->stage_steps);
+    }
     char *text = cJSON_Print(o);
     cJSON_Delete(o);
     int rc = file_write_atomic(path, text, strlen(text), e);
@@ -107,6 +113,21 @@ int checkpoint_write(const char *dir, const CheckpointContent *c, Err *e) {
     if (write_optim(path, c->opt, e) != 0) return -1;
     snprintf(path, sizeof path, "%s/state.json", tmp);
     if (write_state(path, st, e) != 0) return -1;
+    if (c->eval_json) {
+        snprintf(path, sizeof path, "%s/eval.json", tmp);
+        if (file_write_atomic(path, c->eval_json, strlen(c->eval_json), e) != 0) return -1;
+    }
+    if (c->lora && c->peft_base) {
+        char peft[4200];
+        snprintf(peft, sizeof peft, "%s/peft", tmp);
+        char step_s[32], stage_s[16];
+        snprintf(step_s, sizeof step_s, "%lld", (long long)st->step);
+        snprintf(stage_s, sizeof stage_s, "%d", st->stage);
+        const char *mk[] = {"imprint_step", "imprint_stage", "imprint_stage_name"};
+        const char *mv[] = {step_s, stage_s, st->stage_name};
+        if (peft_export(c->lora, peft, c->peft_base, mk, mv, 3, e) != 0) return -1;
+        if (fsync_dir(peft, e) != 0) return -1;
+    }
     if (fsync_dir(tmp, e) != 0) return -1;
 
     /* swap into place: dir -> dir.old, tmp -> dir, remove dir.old */
@@ -126,4 +147,66 @@ int checkpoint_write(const char *dir, const CheckpointContent *c, Err *e) {
     if (fsync_dir(dirname(parent), e) != 0) return -1;
     if (had_old && remove_tree(old, e) != 0) return -1;
     return 0;
+}
+
+/* ---- reading back --------------------------------------------------------------------------- */
+
+int checkpoint_read_state(const char *dir, TrainState *st, Err *e) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/state.json", dir);
+    size_t n = 0;
+    char *text = file_read_all(path, &n, e);
+    if (!text) return -1;
+    cJSON *o = cJSON_ParseWithLength(text, n);
+    free(text);
+    memset(st, 0, sizeof *st);
+    st->stage = -1;
+    const cJSON *step = cJSON_GetObjectItemCaseSensitive(o, "step");
+    const cJSON *tok = cJSON_GetObjectItemCaseSensitive(o, "tokens_seen");
+    const cJSON *seed = cJSON_GetObjectItemCaseSensitive(o, "seed");
+    const cJSON *stage = cJSON_GetObjectItemCaseSensitive(o, "stage");
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "stage_name");
+    const cJSON *ss = cJSON_GetObjectItemCaseSensitive(o, "stage_steps");
+    if (!o || !cJSON_IsNumber(step) || !cJSON_IsNumber(tok) || !cJSON_IsString(seed)) {
+        cJSON_Delete(o);
+        return err_set(e,
+                       "%s: not a valid imprint state (needs step, tokens_seen, seed); the "
+                       "checkpoint is damaged",
+                       path);
+    }
+    st->step = (int64_t)step->valuedouble;
+    st->tokens_seen = (int64_t)tok->valuedouble;
+    st->seed = strtoull(seed->valuestring, NULL, 10);
+    const cJSON *loss = cJSON_GetObjectItemCaseSensitive(o, "loss");
+    const cJSON *lr = cJSON_GetObjectItemCaseSensitive(o, "lr");
+    st->loss = cJSON_IsNumber(loss) ? loss->valuedouble : 0.0;
+    st->lr = cJSON_IsNumber(lr) ? lr->valuedouble : 0.0;
+    if (cJSON_IsNumber(stage) && cJSON_IsString(name) && cJSON_IsNumber(ss)) {
+        st->stage = stage->valueint;
+        snprintf(st->stage_name, sizeof st->stage_name, "%s", name->valuestring);
+        st->stage_steps = (int64_t)ss->valuedouble;
+    }
+    cJSON_Delete(o);
+    return 0;
+}
+
+int checkpoint_read_optim(const char *dir, AdamW *opt, Err *e) {
+    char path[4200], name[TENSOR_NAME_MAX + 2];
+    snprintf(path, sizeof path, "%s/optim.safetensors", dir);
+    StFile f;
+    if (st_open(&f, path, e) != 0) return -1;
+    int rc = 0;
+    const char *t = st_meta(&f, "t");
+    if (!t)
+        rc = err_set(e, "%s: no 't' (update count) in the metadata; the file is damaged", path);
+    else
+        opt->t = strtoll(t, NULL, 10);
+    for (int i = 0; rc == 0 && i < opt->m.count; i++)
+        for (int k = 0; rc == 0 && k < 2; k++) {
+            Tensor *x = k == 0 ? &opt->m.items[i] : &opt->v.items[i];
+            snprintf(name, sizeof name, "%c.%s", k == 0 ? 'm' : 'v', x->name);
+            rc = st_read_f32(&f, name, x->data, x->shape, x->ndim, e);
+        }
+    st_close(&f);
+    return rc;
 }

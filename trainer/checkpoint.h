@@ -28,6 +28,10 @@ typedef struct TrainState {
     uint64_t seed;
     double loss; /* loss of the last step */
     double lr;   /* learning rate of the last step */
+    /* curriculum runs: the stage this checkpoint closes (-1 otherwise) */
+    int stage;
+    char stage_name[64];
+    int64_t stage_steps; /* steps the stage ran (an until rule may end it early) */
 } TrainState;
 
 typedef struct CheckpointContent {
@@ -36,7 +40,14 @@ typedef struct CheckpointContent {
     const char *tokenizer; /* directory whose vocab.json + merges.txt are copied in, or NULL */
     const AdamW *opt;
     TrainState state;
+    const char *eval_json; /* written as eval.json when not NULL */
+    const char *peft_base; /* with lora: also export peft/ naming this base model */
 } CheckpointContent;
+
+/* Reads state.json and optim.safetensors of a checkpoint directory back into st and opt (whose
+ * tensors must already have the checkpoint's names and shapes). */
+int checkpoint_read_state(const char *dir, TrainState *st, Err *e);
+int checkpoint_read_optim(const char *dir, AdamW *opt, Err *e);
 
 int checkpoint_write(const char *dir, const CheckpointContent *c, Err *e);
 

@@ -17,7 +17,7 @@ static const char *USAGE =
     "imprint — imprint reasoning trails into a transformer with attention-only LoRA\n"
     "\n"
     "usage:\n"
-    "  imprint train CONFIG [--set KEY=VALUE]... [--overwrite] [--quiet]\n"
+    "  imprint train CONFIG [--set KEY=VALUE]... [--overwrite | --resume RUN_DIR] [--quiet]\n"
     "      Train LoRA adapters as CONFIG says (run it under mpirun/srun for several ranks).\n"
     "  imprint pretrain CONFIG [--set KEY=VALUE]... [--overwrite] [--quiet]\n"
     "      Train every weight of the base model (no adapters); checkpoints are HF model dirs.\n"
@@ -38,6 +38,7 @@ static const char *USAGE =
     "  --set KEY=VALUE  override a config key, e.g. --set lora.rank=16 --set optim.lr=1e-3\n"
     "                   (values in libconfig syntax; strings may omit their quotes)\n"
     "  --overwrite      replace checkpoints an earlier run left in run.dir\n"
+    "  --resume DIR     continue the run in DIR from its last stage checkpoint (same config)\n"
     "  --quiet          no banner or progress lines\n"
     "\n"
     "The config reference is in README.md; configs/ holds examples.\n";
@@ -82,6 +83,9 @@ static int parse_cli(Cli *cli, int argc, char **argv, Err *e) {
             if (cli->n_overrides == CFG_MAX_OVERRIDES)
                 return err_set(e, "too many --set options (at most %d)", CFG_MAX_OVERRIDES);
             cli->overrides[cli->n_overrides++] = kv;
+        } else if (!strcmp(a, "--resume")) {
+            if (i + 1 >= argc) return err_set(e, "--resume needs the run directory to continue");
+            cli->train.resume = argv[++i];
         } else if (!strcmp(a, "--overwrite")) {
             cli->train.overwrite = 1;
         } else if (!strcmp(a, "--quiet")) {
@@ -156,6 +160,16 @@ int main(int argc, char **argv) {
         return 0;
     }
 
+    /* --resume DIR continues the run in DIR: it is the run directory */
+    char resume_dir[CFG_PATH_MAX + 16];
+    if (cli.train.resume) {
+        if (cli.n_overrides == CFG_MAX_OVERRIDES) die("too many --set options");
+        snprintf(resume_dir, sizeof resume_dir, "run.dir=\"%s\"", cli.train.resume);
+        cli.overrides[cli.n_overrides++] = resume_dir;
+        config_free(&cfg);
+        if (config_load(&cfg, cli.config, cli.overrides, cli.n_overrides, &e) != 0)
+            die("%s", e.msg);
+    }
     /* train, pretrain */
     cli.train.full = !strcmp(cli.command, "pretrain");
     Comm comm;

@@ -115,24 +115,69 @@ static void find_tokenizer(Trainer *tr) {
         snprintf(tr->tokenizer, sizeof tr->tokenizer, "%s", cfg->model.path);
 }
 
+/* The resolved config without comment lines (the source path differs between runs). */
+static char *config_body(const Config *cfg) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&buf, &len);
+    if (!fp) die("out of memory printing the config");
+    config_print(cfg, fp);
+    fclose(fp);
+    char *w = buf;
+    for (char *line = buf; *line;) {
+        char *end = strchr(line, '\n');
+        size_t n = end ? (size_t)(end - line + 1) : strlen(line);
+        if (strncmp(line, "//", 2) != 0) {
+            memmove(w, line, n);
+            w += n;
+        }
+        line += n;
+    }
+    *w = '\0';
+    return buf;
+}
+
 static int prepare_run_dir(const Trainer *tr, const TrainOptions *opt, Err *e) {
     const Config *cfg = tr->cfg;
     char path[CFG_PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s/checkpoints", cfg->run.dir);
     struct stat sb;
-    if (stat(path, &sb) == 0) {
-        if (!opt->overwrite)
+    if (opt->resume) {
+        /* the run goes on only with the configuration it started with */
+        snprintf(path, sizeof path, "%s/config.cfg", cfg->run.dir);
+        Config saved;
+        if (config_load(&saved, path, NULL, 0, e) != 0) return -1;
+        char *a = config_body(cfg), *b = config_body(&saved);
+        int same = strcmp(a, b) == 0;
+        free(a);
+        free(b);
+        config_free(&saved);
+        if (!same)
             return err_set(e,
-                           "%s: already holds checkpoints of an earlier run; choose another "
-                           "run.dir (--set run.dir=...) or pass --overwrite to replace them",
-                           cfg->run.dir);
-        if (remove_tree(path, e) != 0) return -1;
+                           "%s: the run was started with a different configuration; resume with "
+                           "the same config (imprint config shows the resolved one), or start a "
+                           "new run",
+                           path);
+    } else {
+        const char *parts[] = {"checkpoints", "stages", "manifest.json"};
+        for (int i = 0; i < 3; i++) {
+            snprintf(path, sizeof path, "%s/%s", cfg->run.dir, parts[i]);
+            if (stat(path, &sb) != 0) continue;
+            if (!opt->overwrite)
+                return err_set(e,
+                               "%s: already holds checkpoints of an earlier run; choose another "
+                               "run.dir (--set run.dir=...), pass --resume %s to continue it, or "
+                               "--overwrite to replace it",
+                               cfg->run.dir, cfg->run.dir);
+            if (remove_tree(path, e) != 0) return -1;
+        }
     }
+    snprintf(path, sizeof path, "%s/%s", cfg->run.dir,
+             cfg->curriculum.enabled ? "stages" : "checkpoints");
     if (mkdir_p(path, e) != 0) return -1;
     snprintf(path, sizeof path, "%s/config.cfg", cfg->run.dir);
-    if (config_save(cfg, path, e) != 0) return -1;
+    if (!opt->resume && config_save(cfg, path, e) != 0) return -1;
     snprintf(path, sizeof path, "%s/metrics.jsonl", cfg->run.dir);
-    FILE *fp = fopen(path, "w");
+    FILE *fp = fopen(path, opt->resume ? "a" : "w");
     if (!fp) return err_set(e, "%s: cannot create: %s", path, strerror(errno));
     ((Trainer *)tr)->metrics = fp;
     return 0;
@@ -150,10 +195,22 @@ int train_setup(Trainer *tr, const Config *cfg, Comm *comm, const TrainOptions *
     tr->max_rows = (int)((global + tr->comm->size - 1) / tr->comm->size);
     if (build_model(tr, e) != 0) return -1;
     if (build_lora(tr, e) != 0) return -1;
-    if (data_open(&tr->data, cfg->data.path, cfg->data.format, cfg->data.sampling, cfg->seed, e) !=
-        0)
-        return -1;
-    if (data_check(&tr->data, cfg->batch.seq_len, tr->model.cfg.vocab, e) != 0) return -1;
+    tr->total_steps = cfg->run.steps;
+    tr->lr_scale = 1.0f;
+    if (cfg->curriculum.enabled) {
+        if (tr->full)
+            return err_set(e, "%s: pretrain does not use a curriculum; remove the curriculum group",
+                           cfg->source);
+        if (stages_setup(tr, e) != 0) return -1;
+        tr->total_steps = 0;
+        for (int s = 0; s < cfg->curriculum.n_stages; s++)
+            tr->total_steps += cfg->curriculum.stages[s].steps;
+    } else {
+        if (data_open(&tr->data, cfg->data.path, cfg->data.format, cfg->data.sampling, cfg->seed,
+                      e) != 0)
+            return -1;
+        if (data_check(&tr->data, cfg->batch.seq_len, tr->model.cfg.vocab, e) != 0) return -1;
+    }
     if (cfg->data.val_path[0]) {
         if (data_open(&tr->val, cfg->data.val_path, cfg->data.format, SAMPLE_SEQUENTIAL, cfg->seed,
                       e) != 0 ||
@@ -172,6 +229,7 @@ void train_teardown(Trainer *tr) {
     if (tr->metrics) fclose(tr->metrics);
     data_close(&tr->data);
     data_close(&tr->val);
+    stages_teardown(tr);
     if (tr->opt.m.items) adamw_free(&tr->opt);
     if (tr->lora.ad) lora_free(&tr->lora);
     if (tr->model.params.set.items) gpt2_free(&tr->model);
@@ -255,7 +313,13 @@ int train_step(Trainer *tr, int64_t step, StepStats *out, Err *e) {
                T,          (uint64_t)sample0, (uint64_t)step};
     double local[2] = {0.0, 0.0}; /* weighted loss, weight */
     if (count > 0) {
-        data_fill(&tr->data, sample0, (int)count, T, tr->inputs, tr->targets, tr->weights);
+        if (tr->cur) {
+            for (int64_t j = 0; j < count; j++)
+                curriculum_sample(tr->cur, tr->stage, tr->step_in_stage, first + j, global,
+                                  tr->inputs + j * T, tr->targets + j * T, tr->weights + j * T);
+        } else {
+            data_fill(&tr->data, sample0, (int)count, T, tr->inputs, tr->targets, tr->weights);
+        }
         for (int64_t i = 0; i < count * T; i++) local[1] += tr->weights[i];
     }
     double wsum = local[1];
@@ -281,7 +345,7 @@ int train_step(Trainer *tr, int64_t step, StepStats *out, Err *e) {
 
     double norm = grad_global_norm(tr->grads);
     grad_clip(tr->grads, norm, (float)cfg->optim.clip);
-    float lr = lr_at(&cfg->optim, step, cfg->run.steps);
+    float lr = lr_at(&cfg->optim, step, tr->total_steps) * tr->lr_scale;
     adamw_step(&tr->opt, tr->params, tr->grads, tr->active, lr);
     *out = (StepStats){loss, wsum, norm, lr};
     return 0;
@@ -380,7 +444,7 @@ int train_run(const Config *cfg, Comm *comm, const TrainOptions *opt, Err *e) {
         rc = -1;
     } else {
         if (comm->rank == 0 && !opt->quiet) print_banner(&tr);
-        rc = train_loop(&tr, opt, e);
+        rc = tr.cur ? stages_run(&tr, opt, e) : train_loop(&tr, opt, e);
     }
     train_teardown(&tr);
     return rc;

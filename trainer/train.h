@@ -10,16 +10,20 @@
 
 #include "comm.h"
 #include "config.h"
+#include "curriculum.h"
 #include "data.h"
+#include "eval.h"
 #include "lora.h"
 #include "model.h"
 #include "optim.h"
+#include "tokenizer.h"
 #include "util.h"
 
 typedef struct TrainOptions {
-    int overwrite; /* replace checkpoints already in run.dir */
-    int quiet;     /* no progress lines */
-    int full;      /* pretrain: train every base tensor, no adapters */
+    int overwrite;      /* replace checkpoints already in run.dir */
+    int quiet;          /* no progress lines */
+    int full;           /* pretrain: train every base tensor, no adapters */
+    const char *resume; /* continue the run in this directory from its last stage checkpoint */
 } TrainOptions;
 
 typedef struct Trainer {
@@ -34,6 +38,7 @@ typedef struct Trainer {
     TensorSet *grads;  /* its gradients: the flat buffer that is all-reduced */
     TokenData data;
     TokenData val;                /* validation tokens (val.raw == NULL when none) */
+    int64_t total_steps;          /* the learning-rate schedule's length */
     char tokenizer[CFG_PATH_MAX]; /* copied into full checkpoints; "" = none */
     int max_rows;                 /* most samples any rank computes per step */
     int32_t *inputs;              /* [max_rows * T] */
@@ -41,6 +46,16 @@ typedef struct Trainer {
     float *weights;               /* [max_rows * T] */
     uint8_t *active;              /* [lora.params.count]: tensor learns this step */
     FILE *metrics;                /* rank 0: metrics.jsonl, or NULL */
+
+    /* curriculum mode (cfg->curriculum.enabled): batches come from the chain library */
+    Tokenizer *tok;
+    ChainLib *lib;
+    Curriculum *cur;
+    int32_t eot;
+    int stage; /* the stage batches are drawn from */
+    int64_t step_in_stage;
+    float lr_scale;                 /* the stage's learning-rate scale */
+    EvalSums base_eval[EVAL_COUNT]; /* the base model's scores (computed once) */
 } Trainer;
 
 /* What one optimizer step measured, identical on every rank. */
@@ -65,6 +80,22 @@ int train_step(Trainer *tr, int64_t step, StepStats *out, Err *e);
 int train_validate(Trainer *tr, double *loss, Err *e);
 
 void train_teardown(Trainer *tr);
+
+/* ---- curriculum runs (stages.c) ------------------------------------------------------------ */
+
+/* Loads the tokenizer and chain libraries and builds the curriculum (every pool and eval set). */
+int stages_setup(Trainer *tr, Err *e);
+void stages_teardown(Trainer *tr);
+
+/* Makes stage s current: its adapters learn, the others are frozen; its lr scale applies. */
+void stages_enter(Trainer *tr, int s);
+
+/* Scores every eval split (split = -1) or one, with the adapter (use_adapter) or the base
+ * model; items are sliced over ranks and the sums all-reduced. */
+int stages_eval(Trainer *tr, int use_adapter, int split, EvalSums out[EVAL_COUNT], Err *e);
+
+/* The whole curriculum: stage by stage, evaluation and checkpoint at every stage end. */
+int stages_run(Trainer *tr, const TrainOptions *opt, Err *e);
 
 /* Runs the whole job. Every rank calls it. Returns 0, or -1 with e filled on the rank(s) that
  * failed; setup errors are agreed collectively so every rank returns -1 together. */

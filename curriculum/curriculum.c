@@ -1,0 +1,704 @@
+/*
+ * curriculum.c — spec validation, splits, pools, eval sets (all built once), then the pure
+ * per-sample functions that draw a pool item and write a row.
+ */
+#include "curriculum.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rng.h"
+
+/* Philox streams of the curriculum (RNG_STREAM_CURRICULUM + 1, + 2 are the variant streams). */
+#define STREAM_SPLIT  (RNG_STREAM_CURRICULUM + 0)
+#define STREAM_SAMPLE (RNG_STREAM_CURRICULUM + 3)
+#define STREAM_ORDER  (RNG_STREAM_CURRICULUM + 4)
+
+#define HELDOUT_CHAIN_FRACTION 0.10
+
+typedef struct PoolEntry {
+    int chain;
+    int n_tokens;
+    double volatility;
+    size_t tok_off;  /* into Pool.tokens / Pool.roles */
+    size_t text_off; /* into Pool.texts */
+} PoolEntry;
+
+typedef struct Pool {
+    int stage;
+    int n_items;
+    PoolEntry *items;
+    int32_t *tokens;
+    uint8_t *roles;
+    char *texts;
+    PoolStats st;
+} Pool;
+
+typedef struct EvalSet {
+    EvalItem *items;
+    int n_items;
+} EvalSet;
+
+struct Curriculum {
+    const ChainLib *lib;
+    CurriculumSpec spec;
+    StageSpec *stages; /* copy of spec.stages */
+    int32_t eot;
+    int *ordinal;     /* per stage: its non-bridge ordinal, or -1 for a bridge */
+    int *prev, *next; /* per bridge stage: ordinals of its neighbours */
+    int *band_of;     /* per non-bridge ordinal: the pool it draws from under spec.order */
+    Pool *pools;      /* one per non-bridge ordinal */
+    int n_pools;
+    int64_t union_items; /* sum of pool sizes (ORDER_SHUFFLED) */
+    uint8_t *heldout;    /* per chain */
+    int n_train, n_heldout;
+    EvalSet evals[EVAL_COUNT];
+};
+
+/* ---- spec validation ------------------------------------------------------------------------ */
+
+static int band_ok(double lo, double hi) {
+    return isfinite(lo) && isfinite(hi) && lo >= 0 && hi <= 1 && lo <= hi;
+}
+
+static int validate(const CurriculumSpec *s, const CurriculumTokenizer *tok, Err *e) {
+    if (!tok || !tok->tokenize || !tok->token_len)
+        return err_set(e, "curriculum: no tokenizer callbacks given; pass tokenize and token_len");
+    if (tok->eot < 0)
+        return err_set(e,
+                       "curriculum: eot id %d is negative; pass the tokenizer's "
+                       "<|endoftext|> id",
+                       tok->eot);
+    if (!s->stages || s->n_stages < 1)
+        return err_set(e, "curriculum: no stages; define at least one stage");
+    if (s->variants_per_band < 1 || s->variants_per_band > 32)
+        return err_set(e, "curriculum: variants_per_band = %d; use 1..32 (5..10 intended)",
+                       s->variants_per_band);
+    if (s->seq_len < 4)
+        return err_set(e, "curriculum: seq_len = %d is too short; use at least 4", s->seq_len);
+    if ((unsigned)s->order > ORDER_GROWING_RANDOM)
+        return err_set(e,
+                       "curriculum: unknown order %d; use curriculum, shuffled, anti or "
+                       "growing-random",
+                       (int)s->order);
+    if (!band_ok(s->heldout_variant_band_lo, s->heldout_variant_band_hi))
+        return err_set(e,
+                       "curriculum: held-out variant band [%g, %g] is not inside [0, 1] with "
+                       "lo <= hi; fix it",
+                       s->heldout_variant_band_lo, s->heldout_variant_band_hi);
+    if (s->heldout_variants_per_chain < 0 || s->heldout_variants_per_chain > 32)
+        return err_set(e, "curriculum: heldout_variants_per_chain = %d; use 0..32 (0 = 2)",
+                       s->heldout_variants_per_chain);
+    int banded = 0;
+    for (int k = 0; k < s->n_stages; k++) {
+        const StageSpec *st = &s->stages[k];
+        char where[128];
+        snprintf(where, sizeof where, "curriculum stage %d (\"%.64s\")", k,
+                 memchr(st->name, 0, sizeof st->name) ? st->name : "?");
+        if (!memchr(st->name, 0, sizeof st->name) || !st->name[0])
+            return err_set(e, "%s: the name is empty or not terminated; give each stage a name",
+                           where);
+        if (st->steps < 1)
+            return err_set(e, "%s: steps = %lld; a stage needs at least 1 step", where,
+                           (long long)st->steps);
+        if (!(st->replay >= 0 && st->replay <= 1))
+            return err_set(e, "%s: replay = %g is not a probability; use 0..1", where, st->replay);
+        if ((unsigned)st->pacing > PACING_DISCRETE)
+            return err_set(e, "%s: unknown pacing %d; use linear, root or discrete", where,
+                           (int)st->pacing);
+        if ((unsigned)st->loss > LOSS_CONCLUSION)
+            return err_set(e,
+                           "%s: unknown loss mask %d; use trail, connectives+conclusion or "
+                           "conclusion",
+                           where, (int)st->loss);
+        if (!(st->anchor_weight >= 0) || !isfinite(st->anchor_weight))
+            return err_set(e, "%s: anchor_weight = %g; use a finite value >= 0", where,
+                           (double)st->anchor_weight);
+        if (st->bridge) {
+            int ok = k > 0 && k < s->n_stages - 1 && !s->stages[k - 1].bridge &&
+                     !s->stages[k + 1].bridge;
+            if (!ok)
+                return err_set(e,
+                               "%s: a bridge needs a non-bridge stage on each side; put it "
+                               "between two banded stages",
+                               where);
+        } else {
+            if (!band_ok(st->band_lo, st->band_hi))
+                return err_set(e,
+                               "%s: band [%g, %g] is not inside [0, 1] with lo <= hi; fix "
+                               "band_lo / band_hi",
+                               where, st->band_lo, st->band_hi);
+            banded++;
+        }
+    }
+    if (banded == 0) return err_set(e, "curriculum: every stage is a bridge; add banded stages");
+    return 0;
+}
+
+/* ---- splits and stage mapping ------------------------------------------------------------- */
+
+typedef struct Ranked {
+    uint64_t key;
+    const char *id;
+    int chain;
+} Ranked;
+
+static int ranked_cmp(const void *a, const void *b) {
+    const Ranked *x = a, *y = b;
+    if (x->key != y->key) return x->key < y->key ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+static int split_chains(Curriculum *c, Err *e) {
+    const ChainLib *lib = c->lib;
+    int n = lib->n_chains;
+    int n_out = (int)ceil(HELDOUT_CHAIN_FRACTION * n);
+    if (n - n_out < 1)
+        return err_set(e,
+                       "curriculum: the library has %d chain%s; with %d held out none is left "
+                       "to train on, load more chains",
+                       n, n == 1 ? "" : "s", n_out);
+    Ranked *r = xmalloc(sizeof *r * (size_t)n, "chain ranking");
+    for (int i = 0; i < n; i++) {
+        const char *id = lib->chains[i].id;
+        r[i] = (Ranked){rng_u64(c->spec.seed, STREAM_SPLIT, 0, hash_fnv1a64(id, strlen(id), 0)), id,
+                        i};
+    }
+    qsort(r, (size_t)n, sizeof *r, ranked_cmp);
+    c->heldout = xmalloc((size_t)n, "held-out chains");
+    for (int i = 0; i < n_out; i++) c->heldout[r[i].chain] = 1;
+    c->n_heldout = n_out;
+    c->n_train = n - n_out;
+    xfree(r);
+    return 0;
+}
+
+static void map_stages(Curriculum *c) {
+    int S = c->spec.n_stages;
+    c->ordinal = xmalloc(sizeof *c->ordinal * (size_t)S, "stage ordinals");
+    c->prev = xmalloc(sizeof *c->prev * (size_t)S, "bridge neighbours");
+    c->next = xmalloc(sizeof *c->next * (size_t)S, "bridge neighbours");
+    int m = 0;
+    for (int k = 0; k < S; k++) c->ordinal[k] = c->stages[k].bridge ? -1 : m++;
+    for (int k = 0; k < S; k++) {
+        c->prev[k] = c->next[k] = -1;
+        if (c->stages[k].bridge) {
+            c->prev[k] = c->ordinal[k - 1];
+            c->next[k] = c->ordinal[k + 1];
+        }
+    }
+    c->n_pools = m;
+    c->band_of = xmalloc(sizeof *c->band_of * (size_t)m, "band map");
+    for (int j = 0; j < m; j++) c->band_of[j] = c->spec.order == ORDER_ANTI ? m - 1 - j : j;
+    if (c->spec.order == ORDER_GROWING_RANDOM)
+        for (int j = m - 1; j > 0; j--) { /* Fisher-Yates, one draw per position */
+            int r = (int)(rng_u64(c->spec.seed, STREAM_ORDER, 0, (uint64_t)j) % (uint64_t)(j + 1));
+            int t = c->band_of[j];
+            c->band_of[j] = c->band_of[r];
+            c->band_of[r] = t;
+        }
+}
+
+/* ---- tokens ---------------------------------------------------------------------------------- */
+
+/* Role of each token: the highest byte role among its bytes. */
+static int token_roles(const CurriculumTokenizer *tok, const Rendered *r, const int32_t *ids, int n,
+                       uint8_t *out, Err *e) {
+    size_t pos = 0;
+    for (int k = 0; k < n; k++) {
+        size_t len = tok->token_len(tok->ctx, ids[k]);
+        if (len == 0 || pos + len > r->len)
+            return err_set(e,
+                           "tokenizer callback: token %d (id %d) has %zu bytes, which does not "
+                           "fit the %zu-byte text; decode(encode(x)) must equal x",
+                           k, ids[k], len, r->len);
+        uint8_t role = BYTE_STEP;
+        for (size_t i = pos; i < pos + len; i++)
+            if (r->roles[i] > role) role = r->roles[i];
+        out[k] = role;
+        pos += len;
+    }
+    if (pos != r->len)
+        return err_set(e,
+                       "tokenizer callback: tokens cover %zu of %zu bytes; decode(encode(x)) "
+                       "must equal x",
+                       pos, r->len);
+    return 0;
+}
+
+static int fits(const Curriculum *c, const Chain *ch, int n_tokens, const char *what, Err *e) {
+    if (n_tokens + 2 <= c->spec.seq_len + 1) return 0;
+    return err_set(e,
+                   "chain \"%s\" (%s) is %d tokens; with EOT on both sides it needs seq_len >= "
+                   "%d but seq_len is %d; shorten the chain or raise seq_len",
+                   ch->id, what, n_tokens, n_tokens + 1, c->spec.seq_len);
+}
+
+/* ---- pools ----------------------------------------------------------------------------------- */
+
+static int build_pool(Curriculum *c, const CurriculumTokenizer *tok, int stage, Pool *p, Err *e) {
+    const ChainLib *lib = c->lib;
+    const StageSpec *st = &c->stages[stage];
+    int want = c->spec.variants_per_band;
+    size_t cap = (size_t)lib->n_chains * (size_t)want + 1;
+    Variant *vars = xmalloc(sizeof *vars * cap, "pool variants");
+    int *var_chain = xmalloc(sizeof *var_chain * cap, "pool variants");
+    int n = 0, rc = 0;
+    p->stage = stage;
+    p->st = (PoolStats){.stage = stage, .band_lo = st->band_lo, .band_hi = st->band_hi};
+    BandQuery q = {st->band_lo,           st->band_hi, want, c->spec.seed,
+                   VARIANT_PURPOSE_TRAIN, 0,           NULL, NULL};
+    for (int ch = 0; rc == 0 && ch < lib->n_chains; ch++) {
+        if (c->heldout[ch]) continue;
+        int found = 0;
+        rc = variants_for_band(lib, ch, &q, tok->tokenize, tok->ctx, vars + n, &found, e);
+        for (int k = 0; k < found; k++) var_chain[n + k] = ch;
+        n += found;
+        if (found == want)
+            p->st.n_chains_full++;
+        else if (found > 0)
+            p->st.n_chains_short++;
+        else
+            p->st.n_chains_empty++;
+    }
+    if (rc == 0 && n == 0)
+        rc = err_set(e,
+                     "curriculum stage %d (\"%s\"): no training chain has a variant with "
+                     "volatility in [%g, %g]; widen the band",
+                     stage, st->name, st->band_lo, st->band_hi);
+    size_t n_tok = 0, n_text = 0;
+    for (int i = 0; i < n; i++) {
+        n_tok += (size_t)vars[i].n_tokens;
+        n_text += vars[i].r.len + 1;
+    }
+    if (rc == 0) {
+        p->items = xmalloc(sizeof *p->items * (size_t)n, "pool items");
+        p->tokens = xmalloc(sizeof *p->tokens * n_tok, "pool tokens");
+        p->roles = xmalloc(n_tok, "pool token roles");
+        p->texts = xmalloc(n_text, "pool texts");
+        p->st.vol_min = 1;
+    }
+    size_t to = 0, xo = 0;
+    for (int i = 0; rc == 0 && i < n; i++) {
+        const Variant *v = &vars[i];
+        char what[128];
+        snprintf(what, sizeof what, "variant %d in stage %d \"%.40s\"", i, stage, st->name);
+        rc = fits(c, &lib->chains[var_chain[i]], v->n_tokens, what, e);
+        if (rc == 0) rc = token_roles(tok, &v->r, v->tokens, v->n_tokens, p->roles + to, e);
+        if (rc != 0) break;
+        p->items[i] = (PoolEntry){var_chain[i], v->n_tokens, v->volatility, to, xo};
+        memcpy(p->tokens + to, v->tokens, sizeof *p->tokens * (size_t)v->n_tokens);
+        memcpy(p->texts + xo, v->r.text, v->r.len + 1);
+        to += (size_t)v->n_tokens;
+        xo += v->r.len + 1;
+        p->n_items++;
+        p->st.vol_min = fmin(p->st.vol_min, v->volatility);
+        p->st.vol_max = fmax(p->st.vol_max, v->volatility);
+        p->st.vol_mean += v->volatility / n;
+    }
+    p->st.n_items = p->n_items;
+    variants_free(vars, n);
+    xfree(vars);
+    xfree(var_chain);
+    return rc;
+}
+
+/* ---- eval sets ------------------------------------------------------------------------------- */
+
+static void eval_item_free(EvalItem *it) {
+    xfree((void *)it->text);
+    xfree((void *)it->prompt);
+    xfree((void *)it->answer);
+    for (int k = 0; k < it->n_foils; k++) xfree((void *)it->foils[k]);
+    xfree((void *)it->foils);
+    xfree((void *)it->n_foil);
+}
+
+/* Tokenizes text[0..len) behind a leading EOT (lead = 1) or not. */
+static int tokens_of(const Curriculum *c, const CurriculumTokenizer *tok, const char *text,
+                     size_t len, int lead, int32_t **ids, int *n, Err *e) {
+    int32_t *raw;
+    int n_raw;
+    if (tokenize_alloc(tok->tokenize, tok->ctx, text, len, &raw, &n_raw, e) != 0) return -1;
+    *ids = xmalloc(sizeof **ids * (size_t)(n_raw + lead), "eval tokens");
+    if (lead) (*ids)[0] = c->eot;
+    if (n_raw) memcpy(*ids + lead, raw, sizeof *raw * (size_t)n_raw);
+    *n = n_raw + lead;
+    xfree(raw);
+    return 0;
+}
+
+static int eval_add(Curriculum *c, const CurriculumTokenizer *tok, EvalSet *set, int chain,
+                    const RenderSpec *spec, double volatility, Err *e) {
+    const Chain *ch = &c->lib->chains[chain];
+    EvalItem *it = &set->items[set->n_items];
+    memset(it, 0, sizeof *it);
+    Rendered r = {0}, fr = {0};
+    int32_t *prompt = NULL, *answer = NULL;
+    int rc = chain_render(c->lib, chain, spec, &r, e);
+    if (rc == 0) rc = tokens_of(c, tok, r.text, r.answer_start, 1, &prompt, &it->n_prompt, e);
+    if (rc == 0)
+        rc = tokens_of(c, tok, r.text + r.answer_start, r.len - r.answer_start, 0, &answer,
+                       &it->n_answer, e);
+    it->prompt = prompt;
+    it->answer = answer;
+    if (rc == 0 && it->n_prompt + it->n_answer > c->spec.seq_len + 1)
+        rc = err_set(e,
+                     "chain \"%s\" (eval, tuple %d) is %d tokens with its EOT; it needs "
+                     "seq_len >= %d but seq_len is %d; shorten the chain or raise seq_len",
+                     ch->id, spec->tuple, it->n_prompt + it->n_answer,
+                     it->n_prompt + it->n_answer - 1, c->spec.seq_len);
+    if (rc == 0) {
+        it->chain = chain;
+        it->tuple = spec->tuple;
+        it->volatility = volatility;
+        char *text = xmalloc(r.len + 1, "eval text");
+        memcpy(text, r.text, r.len + 1);
+        it->text = text;
+        it->answer_start = r.answer_start;
+        int32_t **foils = xmalloc(sizeof *foils * (size_t)(ch->n_foils + 1), "eval foils");
+        int *n_foil = xmalloc(sizeof *n_foil * (size_t)(ch->n_foils + 1), "eval foils");
+        it->foils = (const int32_t *const *)foils;
+        it->n_foil = n_foil;
+        for (int k = 0; rc == 0 && k < ch->n_foils; k++) {
+            RenderSpec fs = *spec;
+            fs.foil = k;
+            rc = chain_render(c->lib, chain, &fs, &fr, e);
+            if (rc == 0 &&
+                (fr.answer_start != r.answer_start || memcmp(fr.text, r.text, r.answer_start) != 0))
+                rc = err_set(e, "chain \"%s\": foil %d renders a different prompt; internal error",
+                             ch->id, k + 1);
+            if (rc == 0)
+                rc = tokens_of(c, tok, fr.text + fr.answer_start, fr.len - fr.answer_start, 0,
+                               &foils[k], &n_foil[k], e);
+            if (rc == 0) it->n_foils++;
+            if (rc == 0 && it->n_prompt + n_foil[k] > c->spec.seq_len + 1)
+                rc = err_set(e,
+                             "chain \"%s\" (foil %d) is %d tokens with its EOT; raise seq_len "
+                             "to %d",
+                             ch->id, k + 1, it->n_prompt + n_foil[k], it->n_prompt + n_foil[k] - 1);
+        }
+    }
+    rendered_free(&r);
+    rendered_free(&fr);
+    set->n_items++; /* freed with the set even on failure */
+    return rc;
+}
+
+/* Exclusion of training texts for held-out variants: sorted (hash, text) pairs. */
+typedef struct TextKey {
+    uint64_t hash;
+    const char *text;
+} TextKey;
+
+typedef struct TextSet {
+    TextKey *keys;
+    size_t n;
+} TextSet;
+
+static int textkey_cmp(const void *a, const void *b) {
+    const TextKey *x = a, *y = b;
+    if (x->hash != y->hash) return x->hash < y->hash ? -1 : 1;
+    return strcmp(x->text, y->text);
+}
+
+static void textset_build(const Curriculum *c, TextSet *s) {
+    s->n = 0;
+    for (int p = 0; p < c->n_pools; p++) s->n += (size_t)c->pools[p].n_items;
+    s->keys = xmalloc(sizeof *s->keys * (s->n + 1), "training texts");
+    size_t k = 0;
+    for (int p = 0; p < c->n_pools; p++)
+        for (int i = 0; i < c->pools[p].n_items; i++) {
+            const char *t = c->pools[p].texts + c->pools[p].items[i].text_off;
+            s->keys[k++] = (TextKey){hash_fnv1a64(t, strlen(t), 0), t};
+        }
+    qsort(s->keys, s->n, sizeof *s->keys, textkey_cmp);
+}
+
+static int textset_has(void *ctx, const char *text, size_t len) {
+    const TextSet *s = ctx;
+    uint64_t h = hash_fnv1a64(text, len, 0);
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->keys[mid].hash < h)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < s->n && s->keys[lo].hash == h; lo++)
+        if (strlen(s->keys[lo].text) == len && memcmp(s->keys[lo].text, text, len) == 0) return 1;
+    return 0;
+}
+
+static int build_evals(Curriculum *c, const CurriculumTokenizer *tok, Err *e) {
+    const ChainLib *lib = c->lib;
+    int per_chain = c->spec.heldout_variants_per_chain ? c->spec.heldout_variants_per_chain : 2;
+    int max_tuples = 0;
+    for (int ch = 0; ch < lib->n_chains; ch++)
+        if (lib->chains[ch].n_tuples > max_tuples) max_tuples = lib->chains[ch].n_tuples;
+    int cap[EVAL_COUNT] = {c->n_train, c->n_train * per_chain, c->n_train,
+                           c->n_heldout * max_tuples};
+    for (int s = 0; s < EVAL_COUNT; s++)
+        c->evals[s].items = xmalloc(sizeof(EvalItem) * (size_t)(cap[s] + 1), "eval items");
+
+    TextSet trained;
+    textset_build(c, &trained);
+    Variant *vars = xmalloc(sizeof *vars * (size_t)per_chain, "held-out variants");
+    BandQuery q = {c->spec.heldout_variant_band_lo,
+                   c->spec.heldout_variant_band_hi,
+                   per_chain,
+                   c->spec.seed,
+                   VARIANT_PURPOSE_HELDOUT,
+                   0,
+                   textset_has,
+                   &trained};
+    int rc = 0;
+    for (int ch = 0; rc == 0 && ch < lib->n_chains; ch++) {
+        const Chain *chain = &lib->chains[ch];
+        RenderSpec spec;
+        render_spec_canonical(&spec);
+        if (c->heldout[ch]) {
+            for (int t = 0; rc == 0 && t < chain->n_tuples; t++) {
+                spec.tuple = t;
+                rc = eval_add(c, tok, &c->evals[EVAL_HELDOUT_CHAINS], ch, &spec, 0, e);
+            }
+            continue;
+        }
+        rc = eval_add(c, tok, &c->evals[EVAL_TRAIN], ch, &spec, 0, e);
+        spec.tuple = chain->n_tuples - 1;
+        if (rc == 0) rc = eval_add(c, tok, &c->evals[EVAL_HELDOUT_ENTITIES], ch, &spec, 0, e);
+        int found = 0;
+        if (rc == 0) rc = variants_for_band(lib, ch, &q, tok->tokenize, tok->ctx, vars, &found, e);
+        for (int k = 0; rc == 0 && k < found; k++)
+            rc = eval_add(c, tok, &c->evals[EVAL_HELDOUT_VARIANTS], ch, &vars[k].spec,
+                          vars[k].volatility, e);
+        variants_free(vars, found);
+    }
+    xfree(vars);
+    xfree(trained.keys);
+    return rc;
+}
+
+/* ---- build ----------------------------------------------------------------------------------- */
+
+int curriculum_build(Curriculum **out, const ChainLib *lib, const CurriculumSpec *spec,
+                     const CurriculumTokenizer *tok, Err *e) {
+    *out = NULL;
+    if (validate(spec, tok, e) != 0) return -1;
+    Curriculum *c = xmalloc(sizeof *c, "curriculum");
+    c->lib = lib;
+    c->spec = *spec;
+    c->eot = tok->eot;
+    c->stages = xmalloc(sizeof *c->stages * (size_t)spec->n_stages, "curriculum stages");
+    memcpy(c->stages, spec->stages, sizeof *c->stages * (size_t)spec->n_stages);
+    c->spec.stages = c->stages;
+    int rc = split_chains(c, e);
+    if (rc == 0) {
+        map_stages(c);
+        c->pools = xmalloc(sizeof *c->pools * (size_t)c->n_pools, "pools");
+    }
+    for (int k = 0; rc == 0 && k < spec->n_stages; k++) {
+        if (c->ordinal[k] < 0) continue;
+        Pool *p = &c->pools[c->ordinal[k]];
+        rc = build_pool(c, tok, k, p, e);
+        c->union_items += p->n_items;
+    }
+    if (rc == 0) rc = build_evals(c, tok, e);
+    if (rc != 0) {
+        curriculum_free(c);
+        return -1;
+    }
+    *out = c;
+    return 0;
+}
+
+void curriculum_free(Curriculum *c) {
+    if (!c) return;
+    for (int p = 0; c->pools && p < c->n_pools; p++) {
+        xfree(c->pools[p].items);
+        xfree(c->pools[p].tokens);
+        xfree(c->pools[p].roles);
+        xfree(c->pools[p].texts);
+    }
+    for (int s = 0; s < EVAL_COUNT; s++) {
+        for (int i = 0; i < c->evals[s].n_items; i++) eval_item_free(&c->evals[s].items[i]);
+        xfree(c->evals[s].items);
+    }
+    xfree(c->pools);
+    xfree(c->heldout);
+    xfree(c->ordinal);
+    xfree(c->prev);
+    xfree(c->next);
+    xfree(c->band_of);
+    xfree(c->stages);
+    xfree(c);
+}
+
+/* ---- samples: pure functions of (seed, stage, step, i) ------------------------------------- */
+
+static uint64_t splitmix64(uint64_t x) {
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+static double unit(uint32_t w) {
+    return (double)(w >> 8) * (1.0 / 16777216.0); /* 24 bits in [0, 1), as rng_uniform */
+}
+
+/* Probability of drawing from the next band at progress x in [0, 1]. */
+static double pacing(Pacing p, double x) {
+    x = x < 0 ? 0 : x > 1 ? 1 : x;
+    switch (p) {
+    case PACING_ROOT:
+        return sqrt(x);
+    case PACING_DISCRETE:
+        return floor(4 * x) / 4;
+    default:
+        return x;
+    }
+}
+
+int curriculum_pick(const Curriculum *c, int stage, int64_t step_in_stage, int64_t i,
+                    int64_t global_batch, SamplePick *pick) {
+    if (stage < 0 || stage >= c->spec.n_stages || step_in_stage < 0 || global_batch < 1 || i < 0 ||
+        i >= global_batch)
+        return -1;
+    const StageSpec *st = &c->stages[stage];
+    uint32_t w[4];
+    uint64_t index = splitmix64((uint64_t)step_in_stage ^ splitmix64((uint64_t)i));
+    rng_words(c->spec.seed, STREAM_SAMPLE, (uint32_t)stage, index, w);
+    *pick = (SamplePick){0};
+    if (c->spec.order == ORDER_SHUFFLED) {
+        uint64_t r = (((uint64_t)w[3] << 32) | w[2]) % (uint64_t)c->union_items;
+        int p = 0;
+        while (r >= (uint64_t)c->pools[p].n_items) r -= (uint64_t)c->pools[p++].n_items;
+        pick->pool = p;
+        pick->item = (int)r;
+    } else {
+        int own = st->bridge ? c->prev[stage] : c->ordinal[stage];
+        int ord = own; /* ordinals before `own` are the earlier stages replay draws from */
+        if (own > 0 && unit(w[0]) < st->replay) {
+            ord = (int)(w[2] % (uint32_t)own);
+            pick->replay = 1;
+        } else if (st->bridge &&
+                   unit(w[1]) < pacing(st->pacing, (double)step_in_stage / (double)st->steps)) {
+            ord = c->next[stage];
+            pick->next_band = 1;
+        }
+        pick->pool = c->band_of[ord];
+        pick->item = (int)(((uint64_t)w[3] * (uint64_t)c->pools[pick->pool].n_items) >> 32);
+    }
+    pick->chain = c->pools[pick->pool].items[pick->item].chain;
+    return 0;
+}
+
+static float role_weight(const StageSpec *st, uint8_t role) {
+    switch (st->loss) {
+    case LOSS_TRAIL:
+        return role == BYTE_CONNECTIVE ? st->anchor_weight : 1.0f;
+    case LOSS_CONNECTIVES_CONCLUSION:
+        return role == BYTE_CONNECTIVE ? st->anchor_weight : role == BYTE_ANSWER ? 1.0f : 0.0f;
+    default:
+        return role == BYTE_ANSWER ? 1.0f : 0.0f;
+    }
+}
+
+int curriculum_sample(const Curriculum *c, int stage, int64_t step_in_stage, int64_t i,
+                      int64_t global_batch, int32_t *inputs, int32_t *targets, float *weights) {
+    SamplePick pk;
+    if (curriculum_pick(c, stage, step_in_stage, i, global_batch, &pk) != 0) return -1;
+    const StageSpec *st = &c->stages[stage];
+    const Pool *p = &c->pools[pk.pool];
+    const PoolEntry *it = &p->items[pk.item];
+    const int32_t *tok = p->tokens + it->tok_off;
+    const uint8_t *role = p->roles + it->tok_off;
+    int T = c->spec.seq_len, n = it->n_tokens;
+    /* seq[j]: EOT at j = 0, chain token j - 1 for 1 <= j <= n, EOT after */
+    for (int t = 0; t < T; t++) {
+        int j = t + 1;
+        inputs[t] = t >= 1 && t <= n ? tok[t - 1] : c->eot;
+        targets[t] = j <= n ? tok[j - 1] : c->eot;
+        if (j <= n)
+            weights[t] = role_weight(st, role[j - 1]);
+        else
+            weights[t] = j == n + 1 && st->loss == LOSS_TRAIL ? 1.0f : 0.0f;
+    }
+    return 0;
+}
+
+/* ---- accessors --------------------------------------------------------------------------- */
+
+int curriculum_n_stages(const Curriculum *c) {
+    return c->spec.n_stages;
+}
+
+const StageSpec *curriculum_stage(const Curriculum *c, int stage) {
+    return stage >= 0 && stage < c->spec.n_stages ? &c->stages[stage] : NULL;
+}
+
+int curriculum_seq_len(const Curriculum *c) {
+    return c->spec.seq_len;
+}
+
+int curriculum_n_pools(const Curriculum *c) {
+    return c->n_pools;
+}
+
+int curriculum_stage_pool(const Curriculum *c, int stage) {
+    return stage >= 0 && stage < c->spec.n_stages ? c->ordinal[stage] : -1;
+}
+
+int curriculum_pool_stats(const Curriculum *c, int pool, PoolStats *st) {
+    if (pool < 0 || pool >= c->n_pools) return -1;
+    *st = c->pools[pool].st;
+    return 0;
+}
+
+int curriculum_pool_item(const Curriculum *c, int pool, int item, PoolItemView *v) {
+    if (pool < 0 || pool >= c->n_pools || item < 0 || item >= c->pools[pool].n_items) return -1;
+    const Pool *p = &c->pools[pool];
+    const PoolEntry *it = &p->items[item];
+    *v = (PoolItemView){it->chain,
+                        it->volatility,
+                        p->texts + it->text_off,
+                        p->tokens + it->tok_off,
+                        p->roles + it->tok_off,
+                        it->n_tokens};
+    return 0;
+}
+
+static const char *const SPLIT_NAMES[EVAL_COUNT] = {"train", "heldout_variants", "heldout_entities",
+                                                    "heldout_chains"};
+
+const char *eval_split_name(EvalSplit s) {
+    return s >= 0 && s < EVAL_COUNT ? SPLIT_NAMES[s] : "?";
+}
+
+const EvalItem *curriculum_eval(const Curriculum *c, EvalSplit s, int *n_items) {
+    if (s < 0 || s >= EVAL_COUNT) {
+        *n_items = 0;
+        return NULL;
+    }
+    *n_items = c->evals[s].n_items;
+    return c->evals[s].items;
+}
+
+const char *curriculum_library_hash(const Curriculum *c) {
+    return c->lib->hash;
+}
+
+int curriculum_n_train_chains(const Curriculum *c) {
+    return c->n_train;
+}
+
+int curriculum_n_heldout_chains(const Curriculum *c) {
+    return c->n_heldout;
+}
+
+int curriculum_chain_heldout(const Curriculum *c, int chain) {
+    return chain >= 0 && chain < c->lib->n_chains && c->heldout[chain];
+}

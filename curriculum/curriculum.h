@@ -1,0 +1,190 @@
+/*
+ * curriculum.h — the schedule: which chain text a training row holds, and with which loss
+ * weights, for every (stage, step, global sample index); plus the held-out evaluation sets.
+ *
+ * The curriculum knows nothing of the model, MPI or ranks. It is handed a tokenizer callback
+ * (variants.h) and answers with token ids and per-token loss weights for GLOBAL sample indices:
+ * every output is a pure function of (seed, library, spec, tokenizer), independent of call
+ * order, so any cut of a global batch into rank slices sees the same rows.
+ *
+ * Splits, fixed by the seed:
+ *   held-out chains    ceil(10%) of all chains, the lowest ranks under rng(seed, chain id): adding
+ *                      a chain does not reshuffle the others; never in any training pool;
+ *   held-out entities  the last filler tuple of every chain; never trained (variants.h);
+ *   held-out variants  for trained chains, variants drawn with their own stream in the spec's
+ *                      held-out band, minus every text that is in a training pool.
+ *
+ * Stages. A non-bridge stage trains on its band's pool: for every training chain, up to
+ * variants_per_band distinct variants whose measured volatility lies in [band_lo, band_hi]. A
+ * bridge stage has no band of its own: it draws from its previous neighbour's pool, or from its
+ * next neighbour's with probability pacing(step_in_stage / steps) (linear x, root sqrt(x),
+ * discrete floor(4x)/4). With probability `replay` a sample instead comes from the pool of an
+ * earlier non-bridge stage (uniform over them; for a bridge, those before its previous
+ * neighbour). The order control changes which pool a stage draws from:
+ *   ORDER_CURRICULUM      as scheduled;
+ *   ORDER_ANTI            the non-bridge bands reversed (the last band first), same steps;
+ *   ORDER_SHUFFLED        every sample uniform over the union of all pool items, ignoring the
+ *                         stage (its loss mask still applies);
+ *   ORDER_GROWING_RANDOM  as scheduled, but non-bridge stage j uses the band of stage perm[j],
+ *                         perm a seeded random permutation.
+ *
+ * Rows. For T = seq_len the row is the token sequence [EOT, chain tokens..., EOT, EOT pad...]
+ * (T + 1 long): inputs = seq[0..T), targets = seq[1..T+1). weights[t] is the weight of
+ * targets[t]:
+ *   LOSS_TRAIL                   every chain token and the closing EOT;
+ *   LOSS_CONNECTIVES_CONCLUSION  connective (anchor) tokens and answer tokens;
+ *   LOSS_CONCLUSION              answer tokens only;
+ * connective tokens are multiplied by the stage's anchor_weight; padding has weight 0.
+ *
+ * Token roles. A token's role is the highest ByteRole (library.h) among its bytes (answer >
+ * connective > conclusion prompt > other step text), found from the byte lengths the TokenLenFn
+ * reports (decode(encode(x)) == x). So " then" is a connective although its space is not, and
+ * a token that reaches into the answer counts as answer.
+ */
+#ifndef IMPRINT_CURRICULUM_H
+#define IMPRINT_CURRICULUM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "library.h"
+#include "util.h"
+#include "variants.h"
+
+typedef enum { LOSS_TRAIL, LOSS_CONNECTIVES_CONCLUSION, LOSS_CONCLUSION } LossMask;
+typedef enum { PACING_LINEAR, PACING_ROOT, PACING_DISCRETE } Pacing;
+typedef enum { ORDER_CURRICULUM, ORDER_SHUFFLED, ORDER_ANTI, ORDER_GROWING_RANDOM } Order;
+
+typedef struct StageSpec {
+    char name[64];
+    int bridge;              /* 1: a bridge between its two neighbours (band ignored) */
+    double band_lo, band_hi; /* volatility band, 0 <= lo <= hi <= 1 */
+    int64_t steps;           /* >= 1; a bridge's progress is step_in_stage / steps */
+    double replay;           /* probability of drawing from an earlier stage's pool, [0, 1] */
+    Pacing pacing;           /* bridges only */
+    LossMask loss;
+    float anchor_weight; /* >= 0: multiplies the weight of connective tokens */
+    /* knobs for the trainer, carried through untouched */
+    int layer_first, layer_last, targets;
+    float lr_scale;
+    /* advancement rule, evaluated by the trainer */
+    char until_metric[64];
+    double until_threshold;
+    int64_t until_max_steps;
+} StageSpec;
+
+typedef struct CurriculumSpec {
+    StageSpec *stages;
+    int n_stages;
+    Order order;
+    int variants_per_band; /* per training chain and band, 1..32 (5..10 intended) */
+    uint64_t seed;
+    int seq_len; /* T: a chain needs EOT + tokens + EOT <= T + 1 */
+    double heldout_variant_band_lo, heldout_variant_band_hi;
+    int heldout_variants_per_chain; /* 0: 2 */
+} CurriculumSpec;
+
+typedef struct CurriculumTokenizer {
+    TokenizeFn tokenize;
+    TokenLenFn token_len;
+    void *ctx;
+    int32_t eot; /* BOS, EOS and padding */
+} CurriculumTokenizer;
+
+typedef struct Curriculum Curriculum;
+
+/* Validates spec (messages name the stage by index and name), splits the chains, generates and
+ * tokenizes every pool and eval set. lib must outlive the curriculum. This is the only place
+ * that allocates. */
+int curriculum_build(Curriculum **out, const ChainLib *lib, const CurriculumSpec *spec,
+                     const CurriculumTokenizer *tok, Err *e);
+void curriculum_free(Curriculum *c);
+
+/* ---- samples --------------------------------------------------------------------------------- */
+
+typedef struct SamplePick {
+    int pool;      /* pool index (curriculum_pool_stats) */
+    int item;      /* item within the pool */
+    int chain;     /* library chain index */
+    int replay;    /* 1: drawn by replay from an earlier stage */
+    int next_band; /* bridges: 1 if drawn from the next neighbour's band */
+} SamplePick;
+
+/* Which pool item sample i (0 <= i < global_batch) of (stage, step_in_stage) gets. The choice
+ * is rng(seed, stream, sub = stage, index = hash(step_in_stage, i)). Returns -1 for arguments
+ * out of range. */
+int curriculum_pick(const Curriculum *c, int stage, int64_t step_in_stage, int64_t i,
+                    int64_t global_batch, SamplePick *pick);
+/* Writes that sample's row: inputs[T], targets[T], weights[T] (T = seq_len). Allocates
+ * nothing. Returns -1 for arguments out of range. */
+int curriculum_sample(const Curriculum *c, int stage, int64_t step_in_stage, int64_t i,
+                      int64_t global_batch, int32_t *inputs, int32_t *targets, float *weights);
+
+/* ---- accessors ------------------------------------------------------------------------------- */
+
+int curriculum_n_stages(const Curriculum *c);
+const StageSpec *curriculum_stage(const Curriculum *c, int stage);
+int curriculum_seq_len(const Curriculum *c);
+/* Pools: one per non-bridge stage, in stage order, each built from that stage's band. */
+int curriculum_n_pools(const Curriculum *c);
+/* The pool built from this stage's band (-1 for a bridge). Under ORDER_ANTI and
+ * ORDER_GROWING_RANDOM a stage draws from another pool: see curriculum_pick. */
+int curriculum_stage_pool(const Curriculum *c, int stage);
+
+typedef struct PoolStats {
+    int stage; /* the stage whose band built it */
+    double band_lo, band_hi;
+    int n_items;
+    int n_chains_full;  /* training chains with variants_per_band variants */
+    int n_chains_short; /* with fewer, but at least one */
+    int n_chains_empty; /* with none in the band */
+    double vol_min, vol_mean, vol_max;
+} PoolStats;
+
+int curriculum_pool_stats(const Curriculum *c, int pool, PoolStats *st);
+
+typedef struct PoolItemView {
+    int chain;
+    double volatility;
+    const char *text; /* NUL-terminated */
+    const int32_t *tokens;
+    const uint8_t *roles; /* ByteRole per token */
+    int n_tokens;
+} PoolItemView;
+
+int curriculum_pool_item(const Curriculum *c, int pool, int item, PoolItemView *v);
+
+typedef enum {
+    EVAL_TRAIN,            /* canonical rendering of every trained chain (reference) */
+    EVAL_HELDOUT_VARIANTS, /* trained chains, unseen variants in the held-out band */
+    EVAL_HELDOUT_ENTITIES, /* trained chains with their last (never trained) tuple */
+    EVAL_HELDOUT_CHAINS,   /* held-out chains, every tuple */
+    EVAL_COUNT
+} EvalSplit;
+
+const char *eval_split_name(EvalSplit s); /* "train", "heldout_variants", ... */
+
+/* The model scores answer (and each foil) after prompt; prompt starts with EOT and
+ * prompt + answer fits seq_len + 1, like a training row. */
+typedef struct EvalItem {
+    int chain, tuple;
+    double volatility; /* of the text against the canonical one (0 for canonical items) */
+    const char *text;  /* the full true text */
+    size_t answer_start;
+    const int32_t *prompt; /* [EOT, tokens of text[0..answer_start)] */
+    int n_prompt;
+    const int32_t *answer; /* tokens of text[answer_start..] */
+    int n_answer;
+    int n_foils;
+    const int32_t *const *foils; /* tokens of each foil's answer, after the same prompt */
+    const int *n_foil;
+} EvalItem;
+
+const EvalItem *curriculum_eval(const Curriculum *c, EvalSplit s, int *n_items);
+
+const char *curriculum_library_hash(const Curriculum *c);
+int curriculum_n_train_chains(const Curriculum *c);
+int curriculum_n_heldout_chains(const Curriculum *c);
+int curriculum_chain_heldout(const Curriculum *c, int chain);
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * eval.h — the recall test: given a chain's premises (the prompt), does the model complete the
+ * conclusion (the answer)?
+ *
+ * For each item, one teacher-forced forward pass over prompt + answer gives everything:
+ *   - exact match: greedy decoding reproduces the answer token for token. Greedy decoding picks
+ *     the argmax after the prefix it has produced; if every answer token is the argmax after the
+ *     true prefix, greedy decoding never leaves the true prefix and yields exactly the answer,
+ *     and if one is not, the first such token is where greedy decoding departs. So exact match
+ *     = "every answer position is the argmax" (ties count as misses).
+ *   - span NLL: mean negative log-likelihood of the answer tokens;
+ *   - is-greedy: the fraction of answer tokens that are the argmax;
+ *   - margin: mean over foils of (mean NLL of the foil's answer - mean NLL of the true answer);
+ *     positive when the model prefers the right conclusion.
+ * The model knows nothing of ranks: callers hand each rank a slice of the items and add the
+ * sums.
+ */
+#ifndef IMPRINT_EVAL_H
+#define IMPRINT_EVAL_H
+
+#include "curriculum.h"
+#include "lora.h"
+#include "model.h"
+
+typedef struct EvalSums {
+    double n;      /* items */
+    double em;     /* items whose greedy completion equals the answer */
+    double nll;    /* sum over items of the mean answer-token NLL */
+    double greedy; /* sum over items of the fraction of greedy answer tokens */
+    double margin; /* sum over items with foils of their mean margin */
+    double n_foil; /* items with at least one foil */
+} EvalSums;
+
+#define EVAL_SUMS_N 6 /* doubles in EvalSums, for one all-reduce */
+
+/* Scores items [first, first + count) with the model and adapter (lora may be NULL or have
+ * scale 0 for the base model). Uses the model's activation buffers: up to max_B rows of max_T
+ * tokens per forward pass. tokens/targets/weights are scratch of max_B * max_T entries. */
+int eval_items(GPT2 *m, const Lora *lora, const EvalItem *items, int first, int count, int32_t eot,
+               int32_t *tokens, int32_t *targets, float *weights, EvalSums *out, Err *e);
+
+/* Means of a split's sums. */
+typedef struct EvalMetrics {
+    int n;
+    double em, nll, greedy, margin;
+} EvalMetrics;
+
+EvalMetrics eval_metrics(const EvalSums *s);
+
+#endif
