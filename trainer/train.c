@@ -145,7 +145,10 @@ static int prepare_run_dir(const Trainer *tr, const TrainOptions *opt, Err *e) {
         /* the run goes on only with the configuration it started with */
         snprintf(path, sizeof path, "%s/config.cfg", cfg->run.dir);
         Config saved;
-        if (config_load(&saved, path, NULL, 0, e) != 0) return -1;
+        char here[CFG_PATH_MAX + 16]; /* a moved or copied run directory still resumes */
+        snprintf(here, sizeof here, "run.dir=\"%s\"", cfg->run.dir);
+        const char *ov[] = {here};
+        if (config_load(&saved, path, ov, 1, e) != 0) return -1;
         char *a = config_body(cfg), *b = config_body(&saved);
         int same = strcmp(a, b) == 0;
         free(a);
