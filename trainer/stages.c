@@ -203,12 +203,15 @@ static char *eval_json_text(const Trainer *tr, const EvalSums *adapter, int stag
 
 static void print_eval_table(const Trainer *tr, const EvalSums *adapter, const char *title) {
     printf("\n%s\n", title);
-    printf("  %-17s %5s | %-23s | %-23s\n", "split", "n", "exact match  base->adapt",
-           "margin  base -> adapter");
+    printf("  %-17s %4s | %-17s | %-17s | %-17s\n", "split", "n", "exact match", "greedy tokens",
+           "margin");
+    printf("  %-17s %4s | %-17s | %-17s | %-17s\n", "", "", "base -> adapter", "base -> adapter",
+           "base -> adapter");
     for (int s = 0; s < EVAL_COUNT; s++) {
         EvalMetrics b = eval_metrics(&tr->base_eval[s]), a = eval_metrics(&adapter[s]);
-        printf("  %-17s %5d | %6.1f%% -> %6.1f%%       | %+7.3f -> %+7.3f\n",
-               eval_split_name((EvalSplit)s), a.n, 100 * b.em, 100 * a.em, b.margin, a.margin);
+        printf("  %-17s %4d | %5.1f%% -> %5.1f%% | %5.1f%% -> %5.1f%% | %+6.3f -> %+6.3f\n",
+               eval_split_name((EvalSplit)s), a.n, 100 * b.em, 100 * a.em, 100 * b.greedy,
+               100 * a.greedy, b.margin, a.margin);
     }
     printf("\n");
     fflush(stdout);

@@ -293,13 +293,33 @@ static void print_banner(const Trainer *tr) {
         printf("lora    rank %d, alpha %g (scale %g), layers %d-%d, %zu trainable params\n",
                tr->lora.spec.rank, tr->lora.spec.alpha, tr->lora.scale, tr->lora.spec.layer_first,
                tr->lora.spec.layer_last, learn);
-    printf("data    %s: %lld tokens; batch %d x %d tokens, %d samples on this rank at most\n",
-           cfg->data.path, (long long)tr->data.n_tokens, cfg->batch.global, cfg->batch.seq_len,
-           tr->max_rows);
+    if (tr->cur) {
+        int n_eval[EVAL_COUNT];
+        for (int s = 0; s < EVAL_COUNT; s++) curriculum_eval(tr->cur, (EvalSplit)s, &n_eval[s]);
+        printf("chains  %d trained, %d held out; library sha256 %.16s...\n",
+               curriculum_n_train_chains(tr->cur), curriculum_n_heldout_chains(tr->cur),
+               curriculum_library_hash(tr->cur));
+        for (int p = 0; p < curriculum_n_pools(tr->cur); p++) {
+            PoolStats ps;
+            curriculum_pool_stats(tr->cur, p, &ps);
+            printf("pool    %-10s band [%.2f, %.2f]: %4d variants, measured volatility %.3f / "
+                   "%.3f / %.3f (min / mean / max)\n",
+                   cfg->curriculum.stages[ps.stage].name, ps.band_lo, ps.band_hi, ps.n_items,
+                   ps.vol_min, ps.vol_mean, ps.vol_max);
+        }
+        printf("eval    train %d, held-out variants %d, entities %d, chains %d items\n", n_eval[0],
+               n_eval[1], n_eval[2], n_eval[3]);
+        printf("batch   %d x %d tokens, %d samples on this rank at most\n", cfg->batch.global,
+               cfg->batch.seq_len, tr->max_rows);
+    } else {
+        printf("data    %s: %lld tokens; batch %d x %d tokens, %d samples on this rank at most\n",
+               cfg->data.path, (long long)tr->data.n_tokens, cfg->batch.global, cfg->batch.seq_len,
+               tr->max_rows);
+    }
     if (tr->val.raw)
         printf("val     %s: %lld tokens; %d batches every %d steps\n", cfg->data.val_path,
                (long long)tr->val.n_tokens, cfg->run.eval_batches, cfg->run.eval_every);
-    printf("run     %s, %d steps\n", cfg->run.dir, cfg->run.steps);
+    printf("run     %s, %lld steps\n", cfg->run.dir, (long long)tr->total_steps);
     fflush(stdout);
 }
 
