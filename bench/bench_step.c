@@ -81,7 +81,7 @@ int main(int argc, char **argv) {
     double total = 0.0, best = 1e30;
     float loss = 0.0f;
     for (int s = 0; s < warmup + steps; s++) {
-        Batch b = {inputs, targets, weights, B, T, 0, (uint64_t)s};
+        Batch b = {inputs, targets, weights, B, T, 0, (uint64_t)s, 1};
         Err e;
         double t0 = now_seconds();
         if (gpt2_forward(&m, &lo, &b, &e) != 0) die("%s", e.msg);

@@ -84,5 +84,23 @@ for name, s in splits.items():
         assert s[k]["n"] > 0 and 0 <= s[k]["em"] <= 1
 print("eval.json: ok")
 PY
+# imprint eval: the same numbers as the stage's eval.json (1 rank vs 2: float summation order),
+# and an external chain file scored with every tuple
+"$BIN" eval "$T/run.cfg" --adapter "$T/a/stages/03-free" --json "$T/eval.json" >/dev/null
+"$BIN" eval "$T/run.cfg" --adapter "$T/a/stages/03-free/adapter.safetensors" \
+    --chains tests/data/chains/mini.cfg --json "$T/ext.json" >/dev/null
+/usr/bin/python3 - "$T/a/stages/03-free/eval.json" "$T/eval.json" "$T/ext.json" <<'PY' || failed=$((failed + 1))
+import json, sys
+stage, cli, ext = (json.load(open(p)) for p in sys.argv[1:4])
+for split, s in stage["splits"].items():
+    for k in ("base", "adapter"):
+        for m in ("n", "em", "nll", "greedy", "margin"):
+            a, b = s[k][m], cli["splits"][split][k][m]
+            assert abs(a - b) <= 1e-6 * max(1.0, abs(a)), (split, k, m, a, b)
+e = ext["splits"]["external"]
+assert e["base"]["n"] == 50 and e["adapter"]["n"] == 50, e  # 10 chains x 5 tuples
+assert e["adapter"]["greedy"] != e["base"]["greedy"], e      # the adapter was applied
+print("imprint eval: ok")
+PY
 echo "curriculum_resume: $passed passed, $failed failed"
 [ $failed = 0 ]

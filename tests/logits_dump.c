@@ -29,7 +29,7 @@ int main(int argc, char **argv) {
         tok[i] = (int32_t)(rng_u64(7, 99, 0, (uint64_t)i) % (uint64_t)mc.vocab);
         ftok[i] = (float)tok[i];
     }
-    Batch b = {tok, NULL, NULL, 2, T, 0, 0};
+    Batch b = {tok, NULL, NULL, 2, T, 0, 0, 0};
     if (gpt2_forward(&m, NULL, &b, &e) != 0) die("%s", e.msg);
     const int64_t st[2] = {2, T}, sl[3] = {2, T, mc.vocab};
     StWriteItem items[2] = {{"tokens", ftok, 2, st, ST_F32},

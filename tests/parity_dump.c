@@ -68,7 +68,7 @@ int main(int argc, char **argv) {
         fin[i] = (float)inputs[i];
         ftg[i] = (float)targets[i];
     }
-    Batch b = {inputs, targets, weights, B, T, 0, 0};
+    Batch b = {inputs, targets, weights, B, T, 0, 0, 1};
     double wsum = 0;
     for (int i = 0; i < B * T; i++) wsum += weights[i];
 

@@ -249,7 +249,7 @@ static void run_case(const Case *cs) {
         }
     }
 
-    Batch bt = {inputs, targets, weights, B, T, FIRST_SAMPLE, STEP};
+    Batch bt = {inputs, targets, weights, B, T, FIRST_SAMPLE, STEP, 1};
     Err e;
     CHECK(gpt2_forward(&m, &lo, &bt, &e) == 0, "%s: forward", cs->name);
     double wsum = 0;

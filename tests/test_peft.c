@@ -42,7 +42,7 @@ int main(int argc, char **argv) {
     }
     int32_t tok[B * T];
     for (int i = 0; i < B * T; i++) tok[i] = (int32_t)(rng_u64(4, 4, 0, (uint64_t)i) % V);
-    Batch b = {tok, NULL, NULL, B, T, 0, 0};
+    Batch b = {tok, NULL, NULL, B, T, 0, 0, 0};
     CHECK(gpt2_forward(&m, &lo, &b, &e) == 0, "forward: %s", e.msg);
     float *ref = malloc(sizeof(float) * B * T * V);
     memcpy(ref, m.acts.logits->data, sizeof(float) * B * T * V);

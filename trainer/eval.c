@@ -61,7 +61,7 @@ int eval_items(GPT2 *m, const Lora *lora, const EvalItem *items, int first, int 
             }
         }
         /* rows are laid out with stride T; the forward runs rows x T */
-        Batch b = {tokens, targets, weights, rows, T, 0, 0};
+        Batch b = {tokens, targets, weights, rows, T, 0, 0, 0}; /* eval: no dropout */
         if (gpt2_forward(m, lora, &b, e) != 0) return -1;
         /* argmax at every answer position, before the loss turns logits into probabilities.
          * The verdict is kept in the weight itself: 1 = greedy, 2 = not greedy (the loss's

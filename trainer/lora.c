@@ -137,8 +137,8 @@ static inline int dropout_kept(uint64_t key, uint32_t sub, uint64_t e, float p, 
  * Element (row, c) is kept iff its uniform draw >= p; the draw is keyed on (seed ^ step,
  * adapter, global row * in + c), so the mask is the same on any rank count. */
 static const float *dropout_apply(const Lora *lo, int layer, int target, const float *x, int rows,
-                                  int in, uint64_t step, uint64_t row0) {
-    const float p = lo->spec.dropout;
+                                  int in, uint64_t step, uint64_t row0, int train) {
+    const float p = train ? lo->spec.dropout : 0.0f;
     if (p <= 0.0f) return x;
     const float keep = 1.0f / (1.0f - p);
     const uint64_t key = lo->seed ^ (step * 0x9E3779B97F4A7C15ULL);
@@ -159,9 +159,10 @@ static const float *dropout_apply(const Lora *lo, int layer, int target, const f
 /* ---- forward / backward ------------------------------------------------------------------- */
 
 void lora_forward(const Lora *lo, LoraAdapter *a, int layer, int target, const float *x, int rows,
-                  float *out, int ldo, uint64_t step, uint64_t first_row_global) {
+                  float *out, int ldo, uint64_t step, uint64_t first_row_global, int train) {
     const int r = lo->spec.rank;
-    const float *xd = dropout_apply(lo, layer, target, x, rows, a->in, step, first_row_global);
+    const float *xd =
+        dropout_apply(lo, layer, target, x, rows, a->in, step, first_row_global, train);
     /* h = xd @ A^T   [rows, r] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, r, a->in, 1.0f, xd, a->in,
                 a->A->data, a->in, 0.0f, a->h->data, r);
@@ -171,8 +172,8 @@ void lora_forward(const Lora *lo, LoraAdapter *a, int layer, int target, const f
 }
 
 void lora_backward(const Lora *lo, LoraAdapter *a, int layer, int target, const float *x, int rows,
-                   const float *dout, int ldd, float *dx, uint64_t step,
-                   uint64_t first_row_global) {
+                   const float *dout, int ldd, float *dx, uint64_t step, uint64_t first_row_global,
+                   int train) {
     const int r = lo->spec.rank;
     if (!a->trainable && !dx) return;
     /* gB needs h, so it comes first; then h's buffer is reused for dh = scale * dout @ B */
@@ -186,12 +187,13 @@ void lora_backward(const Lora *lo, LoraAdapter *a, int layer, int target, const 
                 a->B->data, r, 0.0f, dh, r);
     if (a->trainable) {
         /* gA[r, in] += dh^T @ dropout(x) */
-        const float *xd = dropout_apply(lo, layer, target, x, rows, a->in, step, first_row_global);
+        const float *xd =
+            dropout_apply(lo, layer, target, x, rows, a->in, step, first_row_global, train);
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, a->in, rows, 1.0f, dh, r, xd, a->in,
                     1.0f, a->gA->data, a->in);
     }
     if (dx) {
-        const float p = lo->spec.dropout;
+        const float p = train ? lo->spec.dropout : 0.0f;
         if (p <= 0.0f) {
             /* dx += dh @ A */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, a->in, r, 1.0f, dh, r,

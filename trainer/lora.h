@@ -90,11 +90,12 @@ int lora_lowest_layer(const Lora *lo);
 /* out[rows, ldo-strided] += scale * dropout(x) A^T B^T.  x: [rows, in]. Row i is global
  * row first_row_global + i (sample * T + position), which keys its dropout mask. */
 void lora_forward(const Lora *lo, LoraAdapter *a, int layer, int target, const float *x, int rows,
-                  float *out, int ldo, uint64_t step, uint64_t first_row_global);
+                  float *out, int ldo, uint64_t step, uint64_t first_row_global, int train);
 
 /* Given dout [rows, ldd-strided] for the projection output: accumulates gA, gB (if trainable)
  * and, if dx != NULL, adds the adapter's contribution to dx [rows, in]. */
 void lora_backward(const Lora *lo, LoraAdapter *a, int layer, int target, const float *x, int rows,
-                   const float *dout, int ldd, float *dx, uint64_t step, uint64_t first_row_global);
+                   const float *dout, int ldd, float *dx, uint64_t step, uint64_t first_row_global,
+                   int train);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "comm.h"
 #include "config.h"
+#include "evalcmd.h"
 #include "tools.h"
 #include "train.h"
 #include "util.h"
@@ -21,6 +22,9 @@ static const char *USAGE =
     "      Train LoRA adapters as CONFIG says (run it under mpirun/srun for several ranks).\n"
     "  imprint pretrain CONFIG [--set KEY=VALUE]... [--overwrite] [--quiet]\n"
     "      Train every weight of the base model (no adapters); checkpoints are HF model dirs.\n"
+    "  imprint eval CONFIG [--adapter PATH] [--chains FILE]... [--json OUT] [--set ...]\n"
+    "      The recall test, base model against adapter (a stage dir or adapter.safetensors):\n"
+    "      on the config's curriculum splits, or on every chain of your own library files.\n"
     "  imprint config CONFIG [--set KEY=VALUE]...\n"
     "      Validate CONFIG and print it resolved, every default filled in.\n"
     "  imprint tokenizer-train --vocab N --out DIR FILE...\n"
@@ -49,10 +53,11 @@ typedef struct Cli {
     const char *overrides[CFG_MAX_OVERRIDES];
     int n_overrides;
     TrainOptions train;
+    EvalOptions eval;
 } Cli;
 
-static const char *COMMANDS[] = {"train",    "pretrain", "config",   "version",        "help",
-                                 "tokenize", "export",   "generate", "tokenizer-train"};
+static const char *COMMANDS[] = {"eval", "train",    "pretrain", "config",   "version",
+                                 "help", "tokenize", "export",   "generate", "tokenizer-train"};
 
 static int parse_cli(Cli *cli, int argc, char **argv, Err *e) {
     memset(cli, 0, sizeof *cli);
@@ -86,6 +91,17 @@ static int parse_cli(Cli *cli, int argc, char **argv, Err *e) {
         } else if (!strcmp(a, "--resume")) {
             if (i + 1 >= argc) return err_set(e, "--resume needs the run directory to continue");
             cli->train.resume = argv[++i];
+        } else if (!strcmp(a, "--adapter") || !strcmp(a, "--chains") || !strcmp(a, "--json")) {
+            if (i + 1 >= argc) return err_set(e, "%s needs a path", a);
+            const char *v = argv[++i];
+            if (!strcmp(a, "--adapter"))
+                cli->eval.adapter = v;
+            else if (!strcmp(a, "--json"))
+                cli->eval.json = v;
+            else if (cli->eval.n_chains == EVAL_MAX_CHAIN_FILES)
+                return err_set(e, "too many --chains files (at most %d)", EVAL_MAX_CHAIN_FILES);
+            else
+                cli->eval.chains[cli->eval.n_chains++] = v;
         } else if (!strcmp(a, "--overwrite")) {
             cli->train.overwrite = 1;
         } else if (!strcmp(a, "--quiet")) {
@@ -100,7 +116,7 @@ static int parse_cli(Cli *cli, int argc, char **argv, Err *e) {
         }
     }
     int needs_config = !strcmp(cli->command, "train") || !strcmp(cli->command, "pretrain") ||
-                       !strcmp(cli->command, "config");
+                       !strcmp(cli->command, "eval") || !strcmp(cli->command, "config");
     if (needs_config && !cli->config)
         return err_set(e, "'imprint %s' needs a config file, e.g. imprint %s configs/default.cfg",
                        cli->command, cli->command);
@@ -174,12 +190,13 @@ int main(int argc, char **argv) {
     cli.train.full = !strcmp(cli.command, "pretrain");
     Comm comm;
     if (comm_init(&comm, &argc, &argv) != 0) die("cannot initialise MPI");
-    if (comm.rank == 0 && !cli.train.quiet) {
+    if (comm.rank == 0 && !cli.train.quiet && strcmp(cli.command, "eval") != 0) {
         printf("---- resolved config ----\n");
         config_print(&cfg, stdout);
         printf("-------------------------\n");
     }
-    int rc = train_run(&cfg, &comm, &cli.train, &e);
+    int rc = !strcmp(cli.command, "eval") ? eval_command(&cfg, &comm, &cli.eval, &e)
+                                          : train_run(&cfg, &comm, &cli.train, &e);
     if (rc != 0 && e.msg[0]) fprintf(stderr, "imprint: error: rank %d: %s\n", comm.rank, e.msg);
     config_free(&cfg);
     comm_finalize(&comm);

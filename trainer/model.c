@@ -292,7 +292,7 @@ int gpt2_forward(GPT2 *m, const Lora *lora, const Batch *b, Err *e) {
                 LoraAdapter *ad = lora_get(lora, l, t);
                 if (ad)
                     lora_forward(lora, ad, l, t, la->ln1->data, rows, la->qkv->data + t * C, 3 * C,
-                                 b->step, row0);
+                                 b->step, row0, b->train);
             }
         attention_forward(la->atty->data, la->att->data, la->qkv->data, B, T, C, NH);
 
@@ -304,7 +304,7 @@ int gpt2_forward(GPT2 *m, const Lora *lora, const Batch *b, Err *e) {
             LoraAdapter *ad = lora_get(lora, l, LORA_TARGET_O);
             if (ad)
                 lora_forward(lora, ad, l, LORA_TARGET_O, la->atty->data, rows, la->res_mid->data, C,
-                             b->step, row0);
+                             b->step, row0, b->train);
         }
 
         layernorm_forward(la->ln2->data, la->ln2_mean->data, la->ln2_rstd->data, la->res_mid->data,
@@ -428,7 +428,7 @@ void gpt2_backward(GPT2 *m, Lora *lora, const Batch *b, float scale) {
             LoraAdapter *ad = lora_get(lora, l, LORA_TARGET_O);
             if (ad)
                 lora_backward(lora, ad, l, LORA_TARGET_O, la->atty->data, rows, d_res, C, d_atty,
-                              b->step, row0);
+                              b->step, row0, b->train);
         }
         attention_backward(a->d_qkv->data, a->d_att->data, d_atty, la->qkv->data, la->att->data, B,
                            T, C, NH);
@@ -446,7 +446,7 @@ void gpt2_backward(GPT2 *m, Lora *lora, const Batch *b, float scale) {
                 LoraAdapter *ad = lora_get(lora, l, t);
                 if (ad)
                     lora_backward(lora, ad, l, t, la->ln1->data, rows, a->d_qkv->data + t * C,
-                                  3 * C, need_dx ? d_ln : NULL, b->step, row0);
+                                  3 * C, need_dx ? d_ln : NULL, b->step, row0, b->train);
             }
         if (!need_dx) break;
         layernorm_backward(d_res, gw ? gw->ln1_w->data : NULL, gw ? gw->ln1_b->data : NULL, d_ln,

@@ -101,6 +101,7 @@ typedef struct Batch {
     int B, T;
     uint64_t first_sample; /* global index of row 0, keys dropout masks */
     uint64_t step;         /* optimizer step, keys dropout masks */
+    int train;             /* 1 in training steps: LoRA dropout applies; 0 (eval): it does not */
 } Batch;
 
 /* Validates a shape; returns -1 with a message if something is out of range. */

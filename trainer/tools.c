@@ -253,7 +253,7 @@ int tool_generate(int argc, char **argv, Err *e) {
             /* the last n_ctx tokens, greedy argmax of the next one */
             size_t T = len < (size_t)mc.n_ctx ? len : (size_t)mc.n_ctx;
             memcpy(buf, all + len - T, sizeof(int32_t) * T);
-            Batch b = {buf, NULL, NULL, 1, (int)T, 0, 0};
+            Batch b = {buf, NULL, NULL, 1, (int)T, 0, 0, 0};
             rc = gpt2_forward(&m, NULL, &b, e);
             const float *z = m.acts.logits->data + (T - 1) * (size_t)mc.vocab;
             int best = 0;

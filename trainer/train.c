@@ -332,8 +332,14 @@ int train_step(Trainer *tr, int64_t step, StepStats *out, Err *e) {
     int64_t first, count;
     comm_slice(global, comm->rank, comm->size, &first, &count);
     const int64_t sample0 = step * (int64_t)global + first;
-    Batch b = {tr->inputs, tr->targets,       tr->weights,   (int)count,
-               T,          (uint64_t)sample0, (uint64_t)step};
+    Batch b = {.inputs = tr->inputs,
+               .targets = tr->targets,
+               .weights = tr->weights,
+               .B = (int)count,
+               .T = T,
+               .first_sample = (uint64_t)sample0,
+               .step = (uint64_t)step,
+               .train = 1};
     double local[2] = {0.0, 0.0}; /* weighted loss, weight */
     if (count > 0) {
         if (tr->cur) {
@@ -385,7 +391,7 @@ int train_validate(Trainer *tr, double *loss, Err *e) {
     for (int j = 0; j < cfg->run.eval_batches; j++) {
         if (count == 0) continue;
         const int64_t sample0 = (int64_t)j * global + first;
-        Batch b = {tr->inputs, tr->targets, tr->weights, (int)count, T, (uint64_t)sample0, 0};
+        Batch b = {tr->inputs, tr->targets, tr->weights, (int)count, T, (uint64_t)sample0, 0, 0};
         data_fill(&tr->val, sample0, (int)count, T, tr->inputs, tr->targets, tr->weights);
         for (int64_t i = 0; i < count * T; i++) sums[1] += tr->weights[i];
         if (gpt2_forward(&tr->model, tr->full ? NULL : &tr->lora, &b, e) != 0) return -1;
