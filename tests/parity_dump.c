@@ -4,7 +4,8 @@
  * what the C code computed from them (logits, loss, every LoRA gradient, the loss of a few
  * AdamW steps, and optionally full-parameter gradients).
  *
- * usage: parity_dump OUTDIR CASE      CASE: qkvo | qv-rslora | full
+ * usage: parity_dump OUTDIR CASE      CASE: qkvo | qv-rslora | full | long
+ *   long: one sequence of 136 tokens, so attention takes its per-head matrix-product path
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,15 +19,17 @@
 #include "util.h"
 #include "weights.h"
 
-enum { L = 3, NH = 4, C = 32, V = 97, CTX = 24, B = 3, T = 16, STEPS = 6 };
+enum { L = 3, NH = 4, C = 32, V = 97, STEPS = 6, MAX_BT = 3 * 136 };
 
 static void fail(const Err *e) {
     die("%s", e->msg);
 }
 
 int main(int argc, char **argv) {
-    if (argc != 3) die("usage: parity_dump OUTDIR qkvo|qv-rslora|full");
+    if (argc != 3) die("usage: parity_dump OUTDIR qkvo|qv-rslora|full|long");
     const char *out = argv[1], *which = argv[2];
+    const int is_long = !strcmp(which, "long");
+    const int B = is_long ? 1 : 3, T = is_long ? 136 : 16, CTX = is_long ? 136 : 24;
     Err e;
     char path[4096];
     if (mkdir_p(out, &e) != 0) fail(&e);
@@ -59,8 +62,8 @@ int main(int argc, char **argv) {
     if (lora_save(&lo, path, NULL, NULL, 0, &e) != 0) fail(&e);
 
     /* batch: tokens, targets and weights (some masked, some heavier) */
-    int32_t inputs[B * T], targets[B * T];
-    float weights[B * T], fin[B * T], ftg[B * T];
+    int32_t inputs[MAX_BT], targets[MAX_BT];
+    float weights[MAX_BT], fin[MAX_BT], ftg[MAX_BT];
     for (int i = 0; i < B * T; i++) {
         inputs[i] = (int32_t)(rng_u64(3, 5, 0, (uint64_t)i) % V);
         targets[i] = (int32_t)(rng_u64(3, 5, 1, (uint64_t)i) % V);
@@ -117,6 +120,7 @@ int main(int argc, char **argv) {
     char(*names)[TENSOR_NAME_MAX + 16] = xmalloc((size_t)n_items * (TENSOR_NAME_MAX + 16), "names");
     int k = 0;
     const int64_t sh_bt[1] = {B * T}, sh_logits[3] = {B, T, V}, sh_steps[1] = {STEPS};
+    (void)MAX_BT;
     const int64_t sh_scalar[1] = {1};
     items[k++] = (StWriteItem){"inputs", fin, 1, sh_bt, ST_F32};
     items[k++] = (StWriteItem){"targets", ftg, 1, sh_bt, ST_F32};

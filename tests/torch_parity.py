@@ -13,7 +13,9 @@ same safetensors files, and checks:
     with torch.optim.AdamW and torch.nn.utils.clip_grad_norm_: the loss before each step
     within 1e-4 relative, the learning rates exactly as the schedule formula gives them, and
     the final adapters within 1e-3 relative;
-  * case "full": the gradient of every base tensor too (pretraining mode).
+  * case "full": the gradient of every base tensor too (pretraining mode);
+  * case "long": a 136-token sequence, where attention runs as per-head matrix products
+    (kernels.c switches at 128 tokens), forward and backward.
 
 The torch side runs in float64, so the bounds measure the C code's fp32 error alone.
 """
@@ -126,7 +128,7 @@ def main():
         print(f"torch_parity: {dump} not found; build the project first", file=sys.stderr)
         return 1
     torch.manual_seed(0)
-    for case in ("qkvo", "qv-rslora", "full"):
+    for case in ("qkvo", "qv-rslora", "full", "long"):
         run_case(dump, case)
     n_fail = len(failures)
     for f in failures:
