@@ -10,7 +10,7 @@ packages=(
     libopenblas-openmp-dev                # BLAS on OpenMP threads (see CMakeLists.txt)
     libcjson-dev                          # safetensors headers, config.json, state.json
     libpcre2-dev                          # GPT-2 pre-tokenisation regex
-    clang clang-format                    # fuzzing and the format check
+    clang libclang-rt-14-dev clang-format # libFuzzer targets and the format check
     python3 python3-numpy python3-torch   # reference checks in tests/ (/usr/bin/python3)
 )
 # node and npm (the GPT-2 reference tokenizer, the Brown corpus) may come from outside Debian

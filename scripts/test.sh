@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # test.sh — builds imprint twice (optimised, and with AddressSanitizer + UndefinedBehaviorSanitizer)
-# and runs the whole test suite on both builds. Exits non-zero if anything fails.
-#   scripts/test.sh            both builds
+# and runs the whole test suite on both builds, then a bounded libFuzzer run of every reader of
+# untrusted input (config, safetensors, tokenizer files, chain libraries; 20 s each). Exits
+# non-zero if anything fails.
+#   scripts/test.sh            everything
 #   scripts/test.sh --fast     optimised build only
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,5 +24,6 @@ run_suite() { # name, build dir, cmake args...
 run_suite "optimised" build -DCMAKE_BUILD_TYPE=Release
 if [ "${1:-}" != "--fast" ]; then
     run_suite "sanitizer (ASan+UBSan)" build-asan -DCMAKE_BUILD_TYPE=Debug -DIMPRINT_SANITIZE=ON
+    CC=clang run_suite "fuzz (libFuzzer, bounded)" build-fuzz -DIMPRINT_FUZZ=ON
 fi
 echo "==== all tests passed"
