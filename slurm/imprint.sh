@@ -5,8 +5,16 @@
 # -<array index> in job arrays, where the seed is also base seed + array index, so
 #   sbatch --array=0-9 slurm/imprint.sh configs/default.cfg
 # sweeps ten seeds. Override the #SBATCH defaults on the sbatch command line as usual.
-# (Signal-driven checkpoints, --requeue and automatic resume arrive with the cluster issue.)
+#
+# Two minutes before the time limit Slurm sends USR1 to this script (--signal=B:USR1@120); it
+# is passed on to every task, the ranks agree on a stop step, write a checkpoint and exit with 3,
+# and the script requeues the job. A requeued job keeps its job id, finds the run directory's
+# manifest and resumes (--resume) from the newest checkpoint. scancel/preemption (TERM) is
+# handled the same way.
 #SBATCH --job-name=imprint
+#SBATCH --signal=B:USR1@120
+#SBATCH --requeue
+#SBATCH --open-mode=append
 #SBATCH --nodes=1
 #SBATCH --ntasks-per-node=2
 #SBATCH --cpus-per-task=1
@@ -23,6 +31,23 @@ if [ -n "${SLURM_ARRAY_TASK_ID:-}" ]; then
     base_seed=$("$bin" config "$config" "$@" | sed -n 's/^seed = \([0-9]*\).*/\1/p')
     extra+=(--set "seed=$((base_seed + SLURM_ARRAY_TASK_ID))")
 fi
+if [ -f "$run_dir/manifest.json" ]; then
+    extra=(--resume "$run_dir" "${extra[@]:2}") # a requeued job: continue its own run
+fi
 export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-1}
 # --mpi: pmix where Slurm was built with it (srun --mpi=list); set IMPRINT_SRUN_MPI otherwise
-srun --mpi="${IMPRINT_SRUN_MPI:-pmix}" --kill-on-bad-exit=1 "$bin" train "$config" "$@" "${extra[@]}"
+srun --mpi="${IMPRINT_SRUN_MPI:-pmix}" --kill-on-bad-exit=1 "$bin" train "$config" "$@" "${extra[@]}" &
+pid=$!
+trap 'kill -USR1 "$pid" 2>/dev/null' USR1 TERM
+# wait returns early (status > 128) when a trapped signal arrives; wait again until srun is done
+while :; do
+    rc=0
+    wait "$pid" || rc=$?
+    if [ "$rc" -gt 128 ] && kill -0 "$pid" 2>/dev/null; then continue; fi
+    break
+done
+if [ "$rc" = 3 ] && [ -n "${SLURM_JOB_ID:-}" ]; then
+    echo "imprint.sh: stopped with a checkpoint; requeueing job $SLURM_JOB_ID"
+    scontrol requeue "$SLURM_JOB_ID"
+fi
+exit "$rc"

@@ -4,6 +4,7 @@
 #     a stage directory each (adapter, optimizer, state, eval.json, peft/) and a manifest;
 #   * a copy of the run rolled back to its third stage and resumed ends with the same bytes
 #     (adapter, optimizer moments, state, eval) as the uninterrupted run;
+#   * a stop signal mid-stage checkpoints, exits 3, and the resumed run ends byte-identical;
 #   * a corrupted checkpoint is refused on resume, naming the file; so is a changed config.
 set -euo pipefail
 BIN=${IMPRINT_BIN:-build/imprint}
@@ -57,6 +58,24 @@ for f in adapter.safetensors optim.safetensors state.json eval.json peft/adapter
     check "cmp -s '$T/a/stages/03-free/$f' '$T/b/stages/03-free/$f'" "resumed $f is byte-identical"
 done
 check "[ \$(grep -c '\"dir\"' '$T/b/manifest.json') = 4 ]" "manifest has 4 entries after resume"
+
+# a stop signal mid-stage (SIGUSR1 raised on rank 0 after global step 9, inside the bridge):
+# every rank stops after that step, a mid-stage checkpoint is written, the exit code is 3
+# (requeue me); resuming finishes the bridge and ends byte-identical to the uninterrupted run
+set +e
+out=$(IMPRINT_FAULT=signal@9 "$MPIRUN" --oversubscribe -np 2 "$BIN" train "$T/run.cfg" --set "run.dir=\"$T/s\"" 2>&1)
+rc=$?
+set -e
+check "[ $rc = 3 ]" "a stop signal exits with 3 (got $rc)"
+check "echo \"\$out\" | grep -q 'stop requested: checkpoint after step 9'" "stop message"
+check "[ -f '$T/s/stages/01-bridge.step-000009/adapter.safetensors' ]" "mid-stage checkpoint written"
+check "[ ! -d '$T/s/stages/02-drift' ]" "nothing after the stop"
+"$MPIRUN" --oversubscribe -np 2 "$BIN" train "$T/run.cfg" --resume "$T/s" --quiet
+for f in adapter.safetensors optim.safetensors state.json eval.json; do
+    check "cmp -s '$T/a/stages/03-free/$f' '$T/s/stages/03-free/$f'" "signal-resumed $f is byte-identical"
+done
+check "cmp -s '$T/a/stages/01-bridge/adapter.safetensors' '$T/s/stages/01-bridge/adapter.safetensors'" \
+    "the interrupted bridge ends identical"
 
 # a corrupted checkpoint is refused, naming the file
 cp -r "$T/a" "$T/c"

@@ -67,6 +67,7 @@ static int write_state(const char *path, const TrainState *st, Err *e) {
         cJSON_AddNumberToObject(o, "stage", st->stage);
         cJSON_AddStringToObject(o, "stage_name", st->stage_name);
         cJSON_AddNumberToObject(o, "stage_steps", (double)st->stage_steps);
+        cJSON_AddBoolToObject(o, "stage_complete", st->stage_complete);
     }
     char *text = cJSON_Print(o);
     cJSON_Delete(o);
@@ -185,6 +186,8 @@ int checkpoint_read_state(const char *dir, TrainState *st, Err *e) {
         st->stage = stage->valueint;
         snprintf(st->stage_name, sizeof st->stage_name, "%s", name->valuestring);
         st->stage_steps = (int64_t)ss->valuedouble;
+        const cJSON *done = cJSON_GetObjectItemCaseSensitive(o, "stage_complete");
+        st->stage_complete = !cJSON_IsFalse(done);
     }
     cJSON_Delete(o);
     return 0;

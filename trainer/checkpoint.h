@@ -32,6 +32,7 @@ typedef struct TrainState {
     int stage;
     char stage_name[64];
     int64_t stage_steps; /* steps the stage ran (an until rule may end it early) */
+    int stage_complete;  /* 0: a mid-stage checkpoint (a stop signal); resume continues it */
 } TrainState;
 
 typedef struct CheckpointContent {

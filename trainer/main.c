@@ -197,8 +197,10 @@ int main(int argc, char **argv) {
     }
     int rc = !strcmp(cli.command, "eval") ? eval_command(&cfg, &comm, &cli.eval, &e)
                                           : train_run(&cfg, &comm, &cli.train, &e);
-    if (rc != 0 && e.msg[0]) fprintf(stderr, "imprint: error: rank %d: %s\n", comm.rank, e.msg);
+    if (rc != 0 && rc != TRAIN_STOPPED && e.msg[0])
+        fprintf(stderr, "imprint: error: rank %d: %s\n", comm.rank, e.msg);
     config_free(&cfg);
     comm_finalize(&comm);
-    return rc == 0 ? 0 : 1;
+    /* a stop signal: checkpoint written, the batch script may requeue */
+    return rc == 0 ? 0 : (rc == TRAIN_STOPPED ? TRAIN_EXIT_REQUEUE : 1);
 }

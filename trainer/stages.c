@@ -17,6 +17,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <signal.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,39 @@
 #include "checkpoint.h"
 #include "train.h"
 #include "weights.h"
+
+/* ---- stop signals -----------------------------------------------------------------------------
+ */
+
+/* SIGUSR1 (Slurm's warning before the time limit, with --signal) and SIGTERM (preemption, scancel)
+ * ask the run to stop. A signal handler can only set a flag; the flag is process-wide state by
+ * nature, so it is the one global here. After every step the ranks agree (all-reduce max) on
+ * whether any of them was signalled, finish that step together, write a mid-stage checkpoint and
+ * exit with TRAIN_EXIT_REQUEUE. */
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void install_stop_handlers(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Fault injection for tests (IMPRINT_FAULT="signal@STEP"): rank 0 raises SIGUSR1 on itself
+ * after global step STEP, exercising the real handler. */
+static int64_t fault_signal_step(void) {
+    const char *f = getenv("IMPRINT_FAULT");
+    long long step;
+    if (f && sscanf(f, "signal@%lld", &step) == 1) return step;
+    return -1;
+}
 
 /* ---- setup ------------------------------------------------------------------------------------
  */
@@ -283,6 +317,7 @@ static int manifest_add(const Trainer *tr, const char *rel, const TrainState *st
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         char h[65];
         snprintf(fp, sizeof fp, "%s/%s/%s", cfg->run.dir, rel, names[i]);
+        if (!st->stage_complete && stat(fp, &sb) != 0) continue; /* mid-stage: no eval.json */
         if (file_sha256(fp, h, e) != 0) {
             cJSON_Delete(m);
             cJSON_Delete(entry);
@@ -349,13 +384,17 @@ static int stage_checkpoint(Trainer *tr, TrainState *st, const EvalSums *adapter
     int failed = 0;
     if (tr->comm->rank == 0) {
         char rel[128], dir[CFG_PATH_MAX + 160];
-        snprintf(rel, sizeof rel, "stages/%02d-%s", st->stage, st->stage_name);
+        if (st->stage_complete)
+            snprintf(rel, sizeof rel, "stages/%02d-%s", st->stage, st->stage_name);
+        else
+            snprintf(rel, sizeof rel, "stages/%02d-%s.step-%06lld", st->stage, st->stage_name,
+                     (long long)st->step);
         for (char *p = rel + 10; *p; p++) /* the stage name, made safe for a file name */
             if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
                   (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.'))
                 *p = '_';
         snprintf(dir, sizeof dir, "%s/%s", tr->cfg->run.dir, rel);
-        char *json = eval_json_text(tr, adapter, st->stage);
+        char *json = adapter ? eval_json_text(tr, adapter, st->stage) : NULL;
         CheckpointContent c = {.lora = &tr->lora,
                                .opt = &tr->opt,
                                .state = *st,
@@ -397,6 +436,9 @@ int stages_run(Trainer *tr, const TrainOptions *opt, Err *e) {
     for (int s = 0; s < cc->n_stages; s++) total += cc->stages[s].steps;
     TrainState st = {.seed = tr->cfg->seed, .stage = -1};
     int first_stage = 0;
+    int64_t first_k = 0; /* resuming inside a stage that a stop signal interrupted */
+    install_stop_handlers();
+    const int64_t fault_step = fault_signal_step();
 
     if (opt->resume) {
         char rel[256], dir[CFG_PATH_MAX + 300];
@@ -407,7 +449,8 @@ int stages_run(Trainer *tr, const TrainOptions *opt, Err *e) {
         if (checkpoint_read_state(dir, &st, e) != 0 || lora_load(&tr->lora, path, e) != 0 ||
             checkpoint_read_optim(dir, &tr->opt, e) != 0)
             return -1;
-        first_stage = st.stage + 1;
+        first_stage = st.stage_complete ? st.stage + 1 : st.stage;
+        first_k = st.stage_complete ? 0 : st.stage_steps;
         if (tr->comm->rank == 0 && !tr->quiet)
             printf("resume: %s (stage %d '%s', step %lld)\n", dir, st.stage, st.stage_name,
                    (long long)st.step);
@@ -422,7 +465,7 @@ int stages_run(Trainer *tr, const TrainOptions *opt, Err *e) {
         int metric_split = -1, metric_which = 0;
         if (sc->until_metric[0] && parse_metric(sc->until_metric, &metric_split, &metric_which))
             return err_set(e, "stage '%s': unknown until metric '%s'", sc->name, sc->until_metric);
-        int64_t k = 0;
+        int64_t k = s == first_stage ? first_k : 0;
         for (; k < sc->steps; k++) {
             tr->step_in_stage = k;
             StepStats s_;
@@ -433,6 +476,23 @@ int stages_run(Trainer *tr, const TrainOptions *opt, Err *e) {
             st.loss = s_.loss;
             st.lr = s_.lr;
             log_step(tr, &st, &s_, 1000.0 * (now_seconds() - t0), t_start, total);
+            if (st.step == fault_step && tr->comm->rank == 0) raise(SIGUSR1);
+            uint64_t stop = stop_requested;
+            comm_allreduce_max_u64(tr->comm, &stop, 1);
+            if (stop && k + 1 < sc->steps) {
+                st.stage = s;
+                st.stage_steps = k + 1;
+                st.stage_complete = 0;
+                snprintf(st.stage_name, sizeof st.stage_name, "%s", sc->name);
+                if (stage_checkpoint(tr, &st, NULL, e) != 0) return -1;
+                if (tr->comm->rank == 0)
+                    printf("stop requested: checkpoint after step %lld (stage '%s', step %lld of "
+                           "%d); resume with --resume %s\n",
+                           (long long)st.step, sc->name, (long long)(k + 1), sc->steps,
+                           tr->cfg->run.dir);
+                fflush(stdout);
+                return TRAIN_STOPPED;
+            }
             if (metric_split >= 0 && (k + 1) % cc->eval_every == 0 && k + 1 < sc->steps) {
                 EvalSums now[EVAL_COUNT];
                 if (stages_eval(tr, 1, metric_split, now, e) != 0) return -1;
@@ -451,6 +511,7 @@ int stages_run(Trainer *tr, const TrainOptions *opt, Err *e) {
         if (stages_eval(tr, 1, -1, adapter, e) != 0) return -1;
         st.stage = s;
         st.stage_steps = k;
+        st.stage_complete = 1;
         snprintf(st.stage_name, sizeof st.stage_name, "%s", sc->name);
         if (tr->comm->rank == 0 && !tr->quiet) {
             char title[160];

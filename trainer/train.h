@@ -94,6 +94,11 @@ void stages_enter(Trainer *tr, int s);
  * model; items are sliced over ranks and the sums all-reduced. */
 int stages_eval(Trainer *tr, int use_adapter, int split, EvalSums out[EVAL_COUNT], Err *e);
 
+/* stages_run's return when a stop signal ended the run after a checkpoint; the process then
+ * exits with TRAIN_EXIT_REQUEUE so a batch script can requeue the job. */
+#define TRAIN_STOPPED      2
+#define TRAIN_EXIT_REQUEUE 3
+
 /* The whole curriculum: stage by stage, evaluation and checkpoint at every stage end. */
 int stages_run(Trainer *tr, const TrainOptions *opt, Err *e);
 
