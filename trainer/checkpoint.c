@@ -85,6 +85,17 @@ int file_copy(const char *from, const char *to, Err *e) {
     return rc;
 }
 
+int tokenizer_copy(const char *from_dir, const char *to_dir, Err *e) {
+    const char *files[] = {"vocab.json", "merges.txt"};
+    for (int i = 0; i < 2; i++) {
+        char from[4200], to[4200];
+        snprintf(from, sizeof from, "%s/%s", from_dir, files[i]);
+        snprintf(to, sizeof to, "%s/%s", to_dir, files[i]);
+        if (file_copy(from, to, e) != 0) return -1;
+    }
+    return 0;
+}
+
 int checkpoint_write(const char *dir, const CheckpointContent *c, Err *e) {
     const TrainState *st = &c->state;
     char tmp[4096], old[4096], path[4200];
@@ -101,15 +112,7 @@ int checkpoint_write(const char *dir, const CheckpointContent *c, Err *e) {
         if (lora_save(c->lora, path, keys, vals, 1, e) != 0) return -1;
     }
     if (c->model && weights_save_hf(c->model, tmp, 0, e) != 0) return -1;
-    if (c->tokenizer && c->tokenizer[0]) {
-        const char *files[] = {"vocab.json", "merges.txt"};
-        for (int i = 0; i < 2; i++) {
-            char from[4200];
-            snprintf(from, sizeof from, "%s/%s", c->tokenizer, files[i]);
-            snprintf(path, sizeof path, "%s/%s", tmp, files[i]);
-            if (file_copy(from, path, e) != 0) return -1;
-        }
-    }
+    if (c->tokenizer && c->tokenizer[0] && tokenizer_copy(c->tokenizer, tmp, e) != 0) return -1;
     snprintf(path, sizeof path, "%s/optim.safetensors", tmp);
     if (write_optim(path, c->opt, e) != 0) return -1;
     snprintf(path, sizeof path, "%s/state.json", tmp);

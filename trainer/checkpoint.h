@@ -55,6 +55,9 @@ int checkpoint_write(const char *dir, const CheckpointContent *c, Err *e);
 /* Copies a file (atomically at the destination). */
 int file_copy(const char *from, const char *to, Err *e);
 
+/* Copies a tokenizer (vocab.json + merges.txt) from one directory into another. */
+int tokenizer_copy(const char *from_dir, const char *to_dir, Err *e);
+
 /* Removes a directory tree (files and sub-directories). */
 int remove_tree(const char *path, Err *e);
 

@@ -375,12 +375,8 @@ static int manifest_last(const char *run_dir, char *rel, size_t n_rel, Err *e) {
 /* ---- the run --------------------------------------------------------------------------------- */
 
 static int stage_checkpoint(Trainer *tr, TrainState *st, const EvalSums *adapter, Err *e) {
-    uint64_t h = hash_fnv1a64(tr->lora.params.memory, sizeof(float) * tr->lora.params.numel, 0);
-    if (!comm_all_equal_u64(tr->comm, h))
-        return err_set(e,
-                       "stage %d: ranks hold different adapters (rank %d: %016llx); this is a "
-                       "bug, please report it with the config",
-                       st->stage, tr->comm->rank, (unsigned long long)h);
+    uint64_t h;
+    if (train_ranks_agree(tr, st->step, &h, e) != 0) return -1;
     int failed = 0;
     if (tr->comm->rank == 0) {
         char rel[128], dir[CFG_PATH_MAX + 160];

@@ -200,15 +200,7 @@ int tool_export(int argc, char **argv, Err *e) {
     int rc = weights_load(&m, o.pos[0], e);
     if (rc == 0) rc = weights_save_hf(&m, o.pos[1], o.bf16, e);
     const char *tok = o.tokenizer ? o.tokenizer : (has_tokenizer(o.pos[0]) ? o.pos[0] : NULL);
-    if (rc == 0 && tok) {
-        const char *files[] = {"vocab.json", "merges.txt"};
-        for (int i = 0; i < 2 && rc == 0; i++) {
-            char from[4200], to[4200];
-            snprintf(from, sizeof from, "%s/%s", tok, files[i]);
-            snprintf(to, sizeof to, "%s/%s", o.pos[1], files[i]);
-            rc = file_copy(from, to, e);
-        }
-    }
+    if (rc == 0 && tok) rc = tokenizer_copy(tok, o.pos[1], e);
     if (rc == 0)
         printf("export: %s -> %s (%s%s)\n", o.pos[0], o.pos[1], o.bf16 ? "BF16" : "F32",
                tok ? ", with tokenizer" : "");

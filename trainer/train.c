@@ -244,20 +244,23 @@ void train_teardown(Trainer *tr) {
 
 /* ---- checks and output ----------------------------------------------------------------------- */
 
-static uint64_t params_hash(const TensorSet *s) {
-    return hash_fnv1a64(s->memory, sizeof(float) * s->numel, 0);
-}
-
-static int save_checkpoint(Trainer *tr, const TrainState *st, Err *e) {
+int train_ranks_agree(Trainer *tr, int64_t step, uint64_t *hash, Err *e) {
     /* every rank must hold the same weights: a cheap end-to-end check of the data-parallel
      * path (a diverged rank would silently train a different model) */
-    const char *what = tr->full ? "model" : "adapter";
-    uint64_t h = params_hash(tr->params);
-    if (!comm_all_equal_u64(tr->comm, h))
+    *hash = hash_fnv1a64(tr->params->memory, sizeof(float) * tr->params->numel, 0);
+    if (!comm_all_equal_u64(tr->comm, *hash))
         return err_set(e,
                        "step %lld: ranks hold different %ss (rank %d: %016llx); this is a "
                        "bug, please report it with the config",
-                       (long long)st->step, what, tr->comm->rank, (unsigned long long)h);
+                       (long long)step, tr->full ? "model" : "adapter", tr->comm->rank,
+                       (unsigned long long)*hash);
+    return 0;
+}
+
+static int save_checkpoint(Trainer *tr, const TrainState *st, Err *e) {
+    const char *what = tr->full ? "model" : "adapter";
+    uint64_t h;
+    if (train_ranks_agree(tr, st->step, &h, e) != 0) return -1;
     int failed = 0;
     if (tr->comm->rank == 0) {
         char dir[CFG_PATH_MAX + 64];

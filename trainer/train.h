@@ -81,6 +81,10 @@ int train_validate(Trainer *tr, double *loss, Err *e);
 
 void train_teardown(Trainer *tr);
 
+/* Checks that every rank holds bit-identical weights of what learns (before a checkpoint);
+ * *hash gets this rank's FNV-1a hash of them. */
+int train_ranks_agree(Trainer *tr, int64_t step, uint64_t *hash, Err *e);
+
 /* ---- curriculum runs (stages.c) ------------------------------------------------------------ */
 
 /* Loads the tokenizer and chain libraries and builds the curriculum (every pool and eval set). */
