@@ -58,6 +58,47 @@ int comm_all_equal_u64(Comm *c, uint64_t value);
  * cleanly instead of hanging in the next collective. */
 int comm_first_failure(Comm *c, int failed);
 
+/* ---- rank-count-invariant sums (reproducibility = "invariant") ------------------------------
+ *
+ * Float sums over ranks change their bits with the rank count: each rank's partial sum covers
+ * different terms, and MPI/NCCL add the partials in an order that follows the rank count. The
+ * exact sums below do not. The caller cuts its work into "parts" whose boundaries do not depend
+ * on the rank count (the virtual shards of a global batch) and hands over the parts it computed;
+ * every element of every part is rounded once to int64 fixed point at a common scale 2^k, and
+ * the integers are summed locally and across ranks. Integer addition is exact in any order, so
+ * the result depends only on the set of parts, not on which rank computed which part.
+ *
+ * The scale comes from the all-reduced largest magnitude M and the total part count P: k is the
+ * largest integer with P * M * 2^k <= 2^61, so no partial sum can overflow. Each element keeps
+ * about 61 - log2(P) bits relative to M (far more than a float's 24).
+ *
+ * parts: n_local arrays of n values, `stride` elements apart; n_total: parts over all ranks;
+ * acc: int64 scratch of n elements. Returns 1 with out[0..n) filled, or 0 when a part on any
+ * rank holds a NaN or an infinity (out untouched); every rank gets the same answer. Collective:
+ * two all-reduces (max of 2 doubles, sum of n int64). */
+int comm_sum_exact_f32(Comm *c, const float *parts, int64_t n_local, size_t stride, size_t n,
+                       int64_t n_total, int64_t *acc, float *out);
+int comm_sum_exact_f64(Comm *c, const double *parts, int64_t n_local, size_t stride, size_t n,
+                       int64_t n_total, int64_t *acc, double *out);
+
+/* ---- the collective watchdog ----------------------------------------------------------------
+ *
+ * A rank that dies ends the job through the launcher (mpirun, srun --kill-on-bad-exit). A rank
+ * that hangs does not: the others wait in their next collective forever. With the watchdog
+ * armed, a collective that has not returned after `seconds` prints which collective on which
+ * rank waited how long, and ends this process with COMM_EXIT_WATCHDOG; the launcher then ends
+ * the rest of the job. A background thread checks twice a second; it makes no MPI calls. */
+#define COMM_EXIT_WATCHDOG 4
+
+/* Arms the watchdog (seconds > 0) or disarms it (0). Returns the previous setting, so a caller
+ * can widen it around a collective that legitimately waits longer (rank 0 writing a checkpoint
+ * while the others wait). */
+double comm_watchdog(Comm *c, double seconds);
+
+/* The communication libraries this build runs on, for run manifests: e.g. "Open MPI v4.1.4,
+ * ..." (first line of MPI_Get_library_version) and, with CUDA, "NCCL 2.x.y". */
+void comm_library_info(char *buf, size_t n);
+
 /* Half-open slice [*first, *first + *count) of `total` items owned by `rank` of `size`:
  * item i goes to the rank r with floor(r*total/size) <= i < floor((r+1)*total/size). The cut
  * depends only on (total, size), so every rank computes every other rank's slice. */

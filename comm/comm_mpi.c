@@ -10,15 +10,21 @@
 #include "comm.h"
 
 #if defined(IMPRINT_WITH_CUDA)
+#include <nccl.h>
+
 #include "comm_nccl.h"
 #endif
 #include "util.h"
 
 #include <limits.h>
 #include <mpi.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 /* Largest element count handed to one MPI call. Overridable at compile time so the chunked
  * path can be tested with small buffers. */
@@ -26,11 +32,24 @@
 #define COMM_MPI_MAX_CHUNK INT_MAX
 #endif
 
+/* The collective watchdog (comm.h): the main thread stamps when it enters a collective and
+ * clears the stamp when it returns; the watchdog thread reads the stamp. */
+typedef struct Watchdog {
+    pthread_t thread;
+    int started;
+    int rank;
+    atomic_llong entered_ns;    /* CLOCK_MONOTONIC when the current collective began; 0 = none */
+    atomic_llong timeout_ns;    /* 0 = disarmed */
+    atomic_int stop;            /* comm_finalize asks the thread to end */
+    _Atomic(const char *) what; /* the collective being waited in (a string literal) */
+} Watchdog;
+
 typedef struct CommMpi {
     MPI_Comm world; /* MPI_COMM_WORLD, with MPI_ERRORS_RETURN */
     MPI_Comm node;  /* the ranks sharing this node's memory */
     int owns_mpi;   /* comm_init called MPI_Init, so comm_finalize calls MPI_Finalize */
     void *device;   /* device backend state (comm_nccl.c), NULL when none */
+    Watchdog wd;
 } CommMpi;
 
 static const char *base_name(const char *path) {
@@ -70,6 +89,78 @@ static CommMpi *impl_of(Comm *c, const char *fn) {
     return (CommMpi *)c->impl;
 }
 
+/* ---- the watchdog ------------------------------------------------------------------------- */
+
+static long long monotonic_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void *watchdog_main(void *arg) {
+    Watchdog *wd = arg;
+    const struct timespec tick = {0, 500000000L};
+    while (!atomic_load(&wd->stop)) {
+        nanosleep(&tick, NULL);
+        long long since = atomic_load(&wd->entered_ns), limit = atomic_load(&wd->timeout_ns);
+        if (since == 0 || limit == 0) continue;
+        long long waited = monotonic_ns() - since;
+        if (waited < limit || atomic_load(&wd->entered_ns) != since) continue;
+        /* stdio is thread-safe; the main thread is blocked inside MPI */
+        fflush(stdout);
+        fprintf(stderr,
+                "imprint: error: rank %d: %s has waited %.0f s for the other ranks: a rank has "
+                "died or hangs (its own log says where). The watchdog ends the job (exit %d); "
+                "raise run.watchdog if a step legitimately takes longer.\n",
+                wd->rank, atomic_load(&wd->what), waited / 1e9, COMM_EXIT_WATCHDOG);
+        fflush(stderr);
+        _exit(COMM_EXIT_WATCHDOG);
+    }
+    return NULL;
+}
+
+static inline void wd_enter(CommMpi *m, const char *what) {
+    if (!m->wd.started) return;
+    atomic_store(&m->wd.what, what);
+    atomic_store(&m->wd.entered_ns, monotonic_ns());
+}
+
+static inline void wd_leave(CommMpi *m) {
+    if (m->wd.started) atomic_store(&m->wd.entered_ns, 0);
+}
+
+double comm_watchdog(Comm *c, double seconds) {
+    CommMpi *m = impl_of(c, __func__);
+    double before = atomic_load(&m->wd.timeout_ns) / 1e9;
+    atomic_store(&m->wd.timeout_ns, seconds > 0 ? (long long)(seconds * 1e9) : 0);
+    if (seconds > 0 && !m->wd.started) {
+        m->wd.rank = c->rank;
+        if (pthread_create(&m->wd.thread, NULL, watchdog_main, &m->wd) != 0)
+            die("rank %d: cannot start the watchdog thread", c->rank);
+        m->wd.started = 1;
+    }
+    return before;
+}
+
+void comm_library_info(char *buf, size_t n) {
+    char v[MPI_MAX_LIBRARY_VERSION_STRING];
+    int len = 0;
+    if (MPI_Get_library_version(v, &len) != MPI_SUCCESS) len = 0;
+    v[len > 0 ? len : 0] = '\0';
+    char *nl = strpbrk(v, ",\n");
+    if (nl) *nl = '\0'; /* "Open MPI v4.1.4, package: ..." -> "Open MPI v4.1.4" */
+    int version = 0, subversion = 0;
+    MPI_Get_version(&version, &subversion);
+#if defined(IMPRINT_WITH_CUDA)
+    snprintf(buf, n, "%s (MPI %d.%d); NCCL %d.%d.%d", v[0] ? v : "MPI", version, subversion,
+             NCCL_MAJOR, NCCL_MINOR, NCCL_PATCH);
+#else
+    snprintf(buf, n, "%s (MPI %d.%d)", v[0] ? v : "MPI", version, subversion);
+#endif
+}
+
+/* ---- setup ---------------------------------------------------------------------------------- */
+
 int comm_init(Comm *c, int *argc, char ***argv) {
     memset(c, 0, sizeof *c);
     int initialized = 0, finalized = 0;
@@ -78,6 +169,7 @@ int comm_init(Comm *c, int *argc, char ***argv) {
     if (finalized) die("comm_init: MPI was already finalised; comm_init must come first");
 
     CommMpi *m = xmalloc(sizeof *m, "MPI communicator state");
+    memset(m, 0, sizeof *m);
     if (!initialized) {
         MPI_CHECK(-1, MPI_Init, argc, argv);
         m->owns_mpi = 1;
@@ -102,6 +194,7 @@ int comm_init_self(Comm *c) {
     MPI_CHECK(-1, MPI_Initialized, &initialized);
     if (!initialized) die("comm_init_self: call comm_init first");
     CommMpi *m = xmalloc(sizeof *m, "MPI communicator state");
+    memset(m, 0, sizeof *m);
     m->world = MPI_COMM_SELF;
     MPI_CHECK(-1, MPI_Comm_dup, MPI_COMM_SELF, &m->node);
     c->rank = 0;
@@ -116,6 +209,10 @@ int comm_init_self(Comm *c) {
 void comm_finalize(Comm *c) {
     if (!c || !c->impl) return;
     CommMpi *m = c->impl;
+    if (m->wd.started) {
+        atomic_store(&m->wd.stop, 1);
+        pthread_join(m->wd.thread, NULL);
+    }
 #if defined(IMPRINT_WITH_CUDA)
     if (m->device) comm_nccl_finalize(c);
 #endif
@@ -136,7 +233,9 @@ static void allreduce(Comm *c, void *buf, size_t n, size_t elem, MPI_Datatype ty
     char *p = buf;
     while (n > 0) {
         size_t k = n < (size_t)COMM_MPI_MAX_CHUNK ? n : (size_t)COMM_MPI_MAX_CHUNK;
+        wd_enter(m, fn);
         MPI_CHECK(c->rank, MPI_Allreduce, MPI_IN_PLACE, p, (int)k, type, op, m->world);
+        wd_leave(m);
         p += k * elem;
         n -= k;
     }
@@ -176,7 +275,9 @@ void comm_broadcast(Comm *c, void *buf, size_t bytes, int root) {
     char *p = buf;
     while (bytes > 0) {
         size_t k = bytes < (size_t)COMM_MPI_MAX_CHUNK ? bytes : (size_t)COMM_MPI_MAX_CHUNK;
+        wd_enter(m, __func__);
         MPI_CHECK(c->rank, MPI_Bcast, p, (int)k, MPI_BYTE, root, m->world);
+        wd_leave(m);
         p += k;
         bytes -= k;
     }
@@ -184,7 +285,9 @@ void comm_broadcast(Comm *c, void *buf, size_t bytes, int root) {
 
 void comm_barrier(Comm *c) {
     CommMpi *m = impl_of(c, __func__);
+    wd_enter(m, __func__);
     MPI_CHECK(c->rank, MPI_Barrier, m->world);
+    wd_leave(m);
 }
 
 _Noreturn void comm_abort(Comm *c, int code) {

@@ -346,7 +346,28 @@ static void test_unknown_keys(void) {
                               "training = { steps = 3; };\n");
     m = load_fail(p, NULL, 0);
     CHECK_CONTAINS(m, "unk3.cfg:4: unknown key 'training'; valid top-level keys are: model, "
-                      "lora, optim, data, batch, run, seed");
+                      "lora, optim, data, batch, run, reproducibility, seed");
+
+    /* reproducibility = "invariant": the virtual shards must tile the global batch */
+    p = write_cfg("shard.cfg", "model = { path = \"gpt2\"; };\n"
+                               "data = { path = \"d.bin\"; };\n"
+                               "reproducibility = \"invariant\";\n"
+                               "batch = { global = 12;\n shard = 5; };\n");
+    m = load_fail(p, NULL, 0);
+    CHECK_CONTAINS(m, "shard.cfg:5: 'batch.shard' = 5 does not divide 'batch.global' = 12; use a "
+                      "divisor of the global batch, e.g. 4");
+    p = write_cfg("repro.cfg", "model = { path = \"gpt2\"; };\n"
+                               "data = { path = \"d.bin\"; };\n"
+                               "reproducibility = \"exact\";\n");
+    m = load_fail(p, NULL, 0);
+    CHECK_CONTAINS(m, "repro.cfg:3: 'reproducibility'");
+    CHECK_CONTAINS(m, "rank-count, invariant");
+    p = write_cfg("nonfinite.cfg", "model = { path = \"gpt2\"; };\n"
+                                   "data = { path = \"d.bin\"; };\n"
+                                   "optim = { nonfinite = \"ignore\"; };\n");
+    m = load_fail(p, NULL, 0);
+    CHECK_CONTAINS(m, "nonfinite.cfg:3: 'optim.nonfinite'");
+    CHECK_CONTAINS(m, "abort, skip");
 
     p = write_cfg("unk4.cfg", "model = { path = \"gpt2\"; };\n"
                               "data = { path = \"d.bin\"; };\n"

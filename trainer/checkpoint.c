@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,7 @@ static int write_state(const char *path, const TrainState *st, Err *e) {
     cJSON_AddStringToObject(o, "seed", seed); /* a string: JSON numbers lose 64-bit seeds */
     cJSON_AddNumberToObject(o, "loss", st->loss);
     cJSON_AddNumberToObject(o, "lr", st->lr);
+    cJSON_AddNumberToObject(o, "skipped_steps", (double)st->skipped_steps);
     if (st->stage >= 0 && st->stage_name[0]) {
         cJSON_AddNumberToObject(o, "stage", st->stage);
         cJSON_AddStringToObject(o, "stage_name", st->stage_name);
@@ -110,6 +112,11 @@ int checkpoint_write(const char *dir, const CheckpointContent *c, Err *e) {
     if (c->lora) {
         snprintf(path, sizeof path, "%s/adapter.safetensors", tmp);
         if (lora_save(c->lora, path, keys, vals, 1, e) != 0) return -1;
+    }
+    if (c->fault_crash) { /* fault injection: the process dies with the checkpoint half written */
+        fprintf(stderr, "imprint: fault injection: killed while writing %s\n", tmp);
+        fflush(NULL);
+        raise(SIGKILL);
     }
     if (c->model && weights_save_hf(c->model, tmp, 0, e) != 0) return -1;
     if (c->tokenizer && c->tokenizer[0] && tokenizer_copy(c->tokenizer, tmp, e) != 0) return -1;
@@ -185,6 +192,8 @@ int checkpoint_read_state(const char *dir, TrainState *st, Err *e) {
     const cJSON *lr = cJSON_GetObjectItemCaseSensitive(o, "lr");
     st->loss = cJSON_IsNumber(loss) ? loss->valuedouble : 0.0;
     st->lr = cJSON_IsNumber(lr) ? lr->valuedouble : 0.0;
+    const cJSON *skipped = cJSON_GetObjectItemCaseSensitive(o, "skipped_steps");
+    st->skipped_steps = cJSON_IsNumber(skipped) ? (int64_t)skipped->valuedouble : 0;
     if (cJSON_IsNumber(stage) && cJSON_IsString(name) && cJSON_IsNumber(ss)) {
         st->stage = stage->valueint;
         snprintf(st->stage_name, sizeof st->stage_name, "%s", name->valuestring);

@@ -26,8 +26,9 @@ typedef struct TrainState {
     int64_t step;        /* optimizer steps completed */
     int64_t tokens_seen; /* sum of loss weights seen, all ranks */
     uint64_t seed;
-    double loss; /* loss of the last step */
-    double lr;   /* learning rate of the last step */
+    double loss;           /* loss of the last step */
+    double lr;             /* learning rate of the last step */
+    int64_t skipped_steps; /* steps skipped for a non-finite loss or gradient (optim.nonfinite) */
     /* curriculum runs: the stage this checkpoint closes (-1 otherwise) */
     int stage;
     char stage_name[64];
@@ -43,6 +44,7 @@ typedef struct CheckpointContent {
     TrainState state;
     const char *eval_json; /* written as eval.json when not NULL */
     const char *peft_base; /* with lora: also export peft/ naming this base model */
+    int fault_crash;       /* fault injection (crash-write): die after the first file */
 } CheckpointContent;
 
 /* Reads state.json and optim.safetensors of a checkpoint directory back into st and opt (whose

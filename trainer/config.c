@@ -81,6 +81,8 @@ static const char *const TARGETS[] = {"q", "k", "v", "o", NULL};
 static const char *const ORDERS[] = {"curriculum", "shuffled", "anti", "growing-random", NULL};
 static const char *const PACINGS[] = {"linear", "root", "discrete", NULL};
 static const char *const LOSSES[] = {"trail", "connectives+conclusion", "conclusion", NULL};
+static const char *const REPRO_MODES[] = {"rank-count", "invariant", NULL};
+static const char *const NONFINITE[] = {"abort", "skip", NULL};
 static const char *const METRICS[] = {
     "heldout_variants.em",     "heldout_entities.em",     "heldout_chains.em",     "train.em",
     "heldout_variants.margin", "heldout_entities.margin", "heldout_chains.margin", NULL};
@@ -101,6 +103,8 @@ _Static_assert(STAGE_LOSS_TRAIL == 0 && STAGE_LOSS_CONNECTIVES_CONCLUSION == 1 &
                    STAGE_LOSS_CONCLUSION == 2,
                "LOSSES order");
 _Static_assert(CFG_NAME_MAX <= CFG_PATH_MAX, "K_STRING sizes");
+_Static_assert(REPRO_RANK_COUNT == 0 && REPRO_INVARIANT == 1, "REPRO_MODES order");
+_Static_assert(NONFINITE_ABORT == 0 && NONFINITE_SKIP == 1, "NONFINITE order");
 
 /* config_print() conditions (base: the Config, or the element for keys inside a list). */
 static int print_model_path(const void *b) {
@@ -284,6 +288,12 @@ static const Key KEYS[] = {
      FLOAT_RANGE(CLOSED, 0.0, 1e6, CLOSED),
      .off = F(optim.clip),
      .help = "global gradient-norm clip; 0 = off"},
+    {.path = "optim.nonfinite",
+     .kind = K_ENUM,
+     .def = "\"abort\"",
+     .choices = NONFINITE,
+     .off = F(optim.nonfinite),
+     .help = "a NaN or Inf in the loss or a gradient: abort the run, or skip the step (no update)"},
 
     {.path = "data", .kind = K_GROUP, .help = "the training tokens"},
     {.path = "data.path",
@@ -327,6 +337,12 @@ static const Key KEYS[] = {
      INT_RANGE(1, 65536),
      .off = F(batch.seq_len),
      .help = "tokens per sequence"},
+    {.path = "batch.shard",
+     .kind = K_INT,
+     .def = "1",
+     INT_RANGE(1, 1000000),
+     .off = F(batch.shard),
+     .help = "sequences per virtual shard (reproducibility = \"invariant\"); divides batch.global"},
 
     {.path = "run", .kind = K_GROUP, .help = "the run: output, length, logging"},
     {.path = "run.dir",
@@ -371,6 +387,20 @@ static const Key KEYS[] = {
      INT_RANGE(0, 1024),
      .off = F(run.threads),
      .help = "threads per rank; 0 = OMP_NUM_THREADS if set, else cores / ranks on the node"},
+    {.path = "run.watchdog",
+     .kind = K_FLOAT,
+     .def = "20.0",
+     FLOAT_RANGE(CLOSED, 0.0, 1e6, CLOSED),
+     .off = F(run.watchdog),
+     .help = "seconds a rank may wait in a collective before the job is ended; 0 = off"},
+
+    {.path = "reproducibility",
+     .kind = K_ENUM,
+     .def = "\"rank-count\"",
+     .choices = REPRO_MODES,
+     .off = F(reproducibility),
+     .help = "rank-count: same bits for the same rank count; invariant: same bits for any rank "
+             "count (virtual shards, int64 fixed-point sums)"},
 
     {.path = "seed",
      .kind = K_U64,
@@ -1752,6 +1782,17 @@ static int check_all(Loader *L) {
                                      sizeof where),
                        c->batch.seq_len, sl ? "" : " (the default)", c->model.context,
                        c->model.context);
+    }
+    if (c->batch.global % c->batch.shard != 0) {
+        const config_setting_t *sh = config_lookup(lc, "batch.shard");
+        int d = c->batch.shard;
+        while (c->batch.global % d) d--;
+        return err_set(
+            L->e,
+            "%s: 'batch.shard' = %d does not divide 'batch.global' = %d; use a divisor "
+            "of the global batch, e.g. %d",
+            where_setting(L, sh ? sh : config_lookup(lc, "batch.global"), where, sizeof where),
+            c->batch.shard, c->batch.global, d);
     }
     /* lora.layers first <= last is checked with the value (Key.pair) */
     return check_curriculum(L);

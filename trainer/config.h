@@ -38,6 +38,9 @@ typedef struct LoraConfig {
 
 typedef enum { SCHED_COSINE = 0, SCHED_LINEAR = 1, SCHED_CONSTANT = 2 } Schedule;
 
+/* optim.nonfinite: what a NaN or Inf in the loss or a gradient does */
+typedef enum { NONFINITE_ABORT = 0, NONFINITE_SKIP = 1 } NonFinite;
+
 typedef struct OptimConfig {
     double lr;
     double beta1, beta2; /* optim.betas = [b1, b2] */
@@ -47,6 +50,7 @@ typedef struct OptimConfig {
     Schedule schedule;
     double min_lr_ratio; /* the schedule decays to lr * min_lr_ratio */
     double clip;         /* global-norm clip; 0 disables */
+    int nonfinite;       /* NonFinite */
 } OptimConfig;
 
 typedef enum { DATA_LLMC = 0, DATA_BYTES = 1 } DataFormat;
@@ -62,6 +66,7 @@ typedef struct DataConfig {
 typedef struct BatchConfig {
     int global;  /* sequences per optimizer step, summed over all ranks */
     int seq_len; /* tokens per sequence */
+    int shard;   /* sequences per virtual shard (reproducibility = "invariant") */
 } BatchConfig;
 
 typedef struct RunConfig {
@@ -72,7 +77,14 @@ typedef struct RunConfig {
     int eval_every;   /* validation every N steps (0: only at the end) when data.val_path */
     int eval_batches; /* global batches per validation */
     int threads;      /* OpenMP/BLAS threads per rank; 0: OMP_NUM_THREADS, else cores/ranks */
+    double watchdog;  /* seconds a collective may wait before the job ends; 0 = off */
 } RunConfig;
+
+/* reproducibility: what "same bits" holds across */
+typedef enum {
+    REPRO_RANK_COUNT = 0, /* same config, seed and rank count */
+    REPRO_INVARIANT = 1   /* any rank count: virtual shards and int64 fixed-point sums */
+} Reproducibility;
 
 /* ---- the curriculum (see docs/chains.md and README) ---------------------------------------- */
 
@@ -134,6 +146,7 @@ typedef struct Config {
     RunConfig run;
     CurriculumConfig curriculum;
     uint64_t seed;
+    int reproducibility; /* Reproducibility */
 
     /* Where things came from, for messages raised after loading (e.g. when lora.layers is
      * checked against the model's depth): see config_where(). */

@@ -32,6 +32,12 @@ static void put_row(const EvalItem *it, const int32_t *ans, int n_ans, int r, in
     }
 }
 
+int eval_chunk_end(const EvalItem *items, int n, int start, int max_B) {
+    int rows = 0, k = start;
+    while (k < n && rows + item_rows(&items[k]) <= max_B) rows += item_rows(&items[k++]);
+    return k > start ? k : start + 1; /* an item too large is eval_items' error to report */
+}
+
 int eval_items(GPT2 *m, const Lora *lora, const EvalItem *items, int first, int count, int32_t eot,
                int32_t *tokens, int32_t *targets, float *weights, EvalSums *out, Err *e) {
     const int maxB = m->max_B, T = m->max_T, V = m->cfg.vocab;

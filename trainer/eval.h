@@ -39,6 +39,11 @@ typedef struct EvalSums {
 int eval_items(GPT2 *m, const Lora *lora, const EvalItem *items, int first, int count, int32_t eot,
                int32_t *tokens, int32_t *targets, float *weights, EvalSums *out, Err *e);
 
+/* The end of the forward pass eval_items makes for the items from `start`: as many whole items
+ * as fit max_B rows (at least one). Cutting a split with it from item 0 gives batches that do
+ * not depend on how the items are later divided over ranks. */
+int eval_chunk_end(const EvalItem *items, int n, int start, int max_B);
+
 /* Means of a split's sums. */
 typedef struct EvalMetrics {
     int n;

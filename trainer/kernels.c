@@ -9,6 +9,31 @@
 
 /* ---- matrix products ------------------------------------------------------------------- */
 
+void sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+           const float *B, int ldb, float beta, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    const int by_rows = M >= N, dim = by_rows ? M : N;
+    /* blocks of SGEMM_BLOCK, at most SGEMM_MAX_BLOCKS of them (each block packs the other
+     * operand again): a function of the shape alone */
+    int nblk = (dim + SGEMM_BLOCK - 1) / SGEMM_BLOCK;
+    if (nblk > SGEMM_MAX_BLOCKS) nblk = SGEMM_MAX_BLOCKS;
+    const int size = (dim + nblk - 1) / nblk;
+    nblk = (dim + size - 1) / size;
+#pragma omp parallel for schedule(static)
+    for (int b = 0; b < nblk; b++) {
+        const int o = b * size, n = dim - o < size ? dim - o : size;
+        if (by_rows) { /* rows o.. of op(A) and C */
+            const float *a = trans_a == CblasTrans ? A + o : A + (size_t)o * lda;
+            cblas_sgemm(CblasRowMajor, trans_a, trans_b, n, N, K, alpha, a, lda, B, ldb, beta,
+                        C + (size_t)o * ldc, ldc);
+        } else { /* columns o.. of op(B) and C */
+            const float *bb = trans_b == CblasTrans ? B + (size_t)o * ldb : B + o;
+            cblas_sgemm(CblasRowMajor, trans_a, trans_b, M, n, K, alpha, A, lda, bb, ldb, beta,
+                        C + o, ldc);
+        }
+    }
+}
+
 void mm_forward(float *out, int ldo, const float *in, const float *w, const float *bias, int rows,
                 int in_dim, int out_dim, int accumulate) {
     float beta = 0.0f;
@@ -27,20 +52,20 @@ void mm_forward(float *out, int ldo, const float *in, const float *w, const floa
 #pragma omp parallel for schedule(static)
         for (int r = 0; r < rows; r++) memcpy(out + (size_t)r * ldo, bias, sizeof(float) * out_dim);
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, out_dim, in_dim, 1.0f, in, in_dim,
-                w, out_dim, beta, out, ldo);
+    sgemm(CblasNoTrans, CblasNoTrans, rows, out_dim, in_dim, 1.0f, in, in_dim, w, out_dim, beta,
+          out, ldo);
 }
 
 void mm_backward_input(float *din, const float *dout, int ldd, const float *w, int rows, int in_dim,
                        int out_dim, int accumulate) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, in_dim, out_dim, 1.0f, dout, ldd, w,
-                out_dim, accumulate ? 1.0f : 0.0f, din, in_dim);
+    sgemm(CblasNoTrans, CblasTrans, rows, in_dim, out_dim, 1.0f, dout, ldd, w, out_dim,
+          accumulate ? 1.0f : 0.0f, din, in_dim);
 }
 
 void mm_backward_weight(float *dw, float *dbias, const float *in, const float *dout, int ldd,
                         int rows, int in_dim, int out_dim) {
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, in_dim, out_dim, rows, 1.0f, in, in_dim,
-                dout, ldd, 1.0f, dw, out_dim);
+    sgemm(CblasTrans, CblasNoTrans, in_dim, out_dim, rows, 1.0f, in, in_dim, dout, ldd, 1.0f, dw,
+          out_dim);
     if (dbias) {
         /* column blocks split over threads, each column summed over rows in order:
          * deterministic, and the inner loop walks memory contiguously */
@@ -61,17 +86,13 @@ void mm_backward_weight(float *dw, float *dbias, const float *in, const float *d
 }
 
 void lm_head_forward(float *logits, const float *x, const float *wte, int rows, int C, int V) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, V, C, 1.0f, x, C, wte, C, 0.0f,
-                logits, V);
+    sgemm(CblasNoTrans, CblasTrans, rows, V, C, 1.0f, x, C, wte, C, 0.0f, logits, V);
 }
 
 void lm_head_backward(float *dx, float *dwte, const float *dlogits, const float *x,
                       const float *wte, int rows, int C, int V) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, C, V, 1.0f, dlogits, V, wte, C,
-                0.0f, dx, C);
-    if (dwte)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, C, rows, 1.0f, dlogits, V, x, C,
-                    1.0f, dwte, C);
+    sgemm(CblasNoTrans, CblasNoTrans, rows, C, V, 1.0f, dlogits, V, wte, C, 0.0f, dx, C);
+    if (dwte) sgemm(CblasTrans, CblasNoTrans, V, C, rows, 1.0f, dlogits, V, x, C, 1.0f, dwte, C);
 }
 
 /* ---- LayerNorm ------------------------------------------------------------------------- */

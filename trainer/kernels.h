@@ -1,8 +1,8 @@
 /*
  * kernels.h — the CPU building blocks of the transformer: matrix products through CBLAS, and
  * vectorised (OpenMP SIMD) element-wise and row-wise operations. Row loops are split over
- * OpenMP threads; every output element is computed by exactly one thread in a fixed order, so
- * results do not depend on the thread count.
+ * OpenMP threads; every output element is computed by exactly one thread in a fixed order, and
+ * matrix products go through sgemm() below, so results do not depend on the thread count.
  *
  * Shapes: row-major; "rows" is B*T; weights in Conv1D layout [in, out].
  */
@@ -11,6 +11,20 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* C[M, N] = alpha * op(A)[M, K] @ op(B)[K, N] + beta * C, row-major, as cblas_sgemm (trans_a,
+ * trans_b: CblasNoTrans or CblasTrans). The product is cut into blocks of about SGEMM_BLOCK
+ * rows (or columns, when N > M), at most SGEMM_MAX_BLOCKS, that depend only on the shape; each
+ * block is one single-threaded BLAS call, and the blocks are spread over OpenMP threads. Every
+ * element therefore comes from the same call on the same operands whatever the thread count. A
+ * multi-threaded BLAS call does not promise that: OpenBLAS's Haswell kernels give different bits
+ * for the same element when a call is partitioned over 1 or 2 threads. BLAS itself must run
+ * single-threaded (openblas_set_num_threads(1); inside a parallel region OpenBLAS's OpenMP build
+ * is). */
+#define SGEMM_BLOCK      64
+#define SGEMM_MAX_BLOCKS 64
+void sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+           const float *B, int ldb, float beta, float *C, int ldc);
 
 /* out[rows, ldo] (= or +=) in[rows, in] @ w[in, out] (+ bias[out]). With accumulate, adds to
  * the existing out; otherwise overwrites it. */

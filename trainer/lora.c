@@ -8,7 +8,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "model.h" /* tensorset_* */
+#include "kernels.h" /* sgemm */
+#include "model.h"   /* tensorset_* */
 #include "rng.h"
 
 static const char *TARGET_NAMES[LORA_N_TARGETS] = {"q", "k", "v", "o"};
@@ -164,11 +165,11 @@ void lora_forward(const Lora *lo, LoraAdapter *a, int layer, int target, const f
     const float *xd =
         dropout_apply(lo, layer, target, x, rows, a->in, step, first_row_global, train);
     /* h = xd @ A^T   [rows, r] */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, r, a->in, 1.0f, xd, a->in,
-                a->A->data, a->in, 0.0f, a->h->data, r);
+    sgemm(CblasNoTrans, CblasTrans, rows, r, a->in, 1.0f, xd, a->in, a->A->data, a->in, 0.0f,
+          a->h->data, r);
     /* out += scale * h @ B^T   [rows, out] */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, a->out, r, lo->scale, a->h->data, r,
-                a->B->data, r, 1.0f, out, ldo);
+    sgemm(CblasNoTrans, CblasTrans, rows, a->out, r, lo->scale, a->h->data, r, a->B->data, r, 1.0f,
+          out, ldo);
 }
 
 void lora_backward(const Lora *lo, LoraAdapter *a, int layer, int target, const float *x, int rows,
@@ -179,31 +180,31 @@ void lora_backward(const Lora *lo, LoraAdapter *a, int layer, int target, const 
     /* gB needs h, so it comes first; then h's buffer is reused for dh = scale * dout @ B */
     if (a->trainable) {
         /* gB[out, r] += scale * dout^T @ h */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, a->out, r, rows, lo->scale, dout, ldd,
-                    a->h->data, r, 1.0f, a->gB->data, r);
+        sgemm(CblasTrans, CblasNoTrans, a->out, r, rows, lo->scale, dout, ldd, a->h->data, r, 1.0f,
+              a->gB->data, r);
     }
     float *dh = a->h->data; /* h is no longer needed */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, r, a->out, lo->scale, dout, ldd,
-                a->B->data, r, 0.0f, dh, r);
+    sgemm(CblasNoTrans, CblasNoTrans, rows, r, a->out, lo->scale, dout, ldd, a->B->data, r, 0.0f,
+          dh, r);
     if (a->trainable) {
         /* gA[r, in] += dh^T @ dropout(x) */
         const float *xd =
             dropout_apply(lo, layer, target, x, rows, a->in, step, first_row_global, train);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r, a->in, rows, 1.0f, dh, r, xd, a->in,
-                    1.0f, a->gA->data, a->in);
+        sgemm(CblasTrans, CblasNoTrans, r, a->in, rows, 1.0f, dh, r, xd, a->in, 1.0f, a->gA->data,
+              a->in);
     }
     if (dx) {
         const float p = train ? lo->spec.dropout : 0.0f;
         if (p <= 0.0f) {
             /* dx += dh @ A */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, a->in, r, 1.0f, dh, r,
-                        a->A->data, a->in, 1.0f, dx, a->in);
+            sgemm(CblasNoTrans, CblasNoTrans, rows, a->in, r, 1.0f, dh, r, a->A->data, a->in, 1.0f,
+                  dx, a->in);
         } else {
             /* dx += mask/(1-p) * (dh @ A): form dh @ A in the scratch buffer, then mask it
              * with the same draws as the forward pass */
             float *tmp = lo->scratch;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, a->in, r, 1.0f, dh, r,
-                        a->A->data, a->in, 0.0f, tmp, a->in);
+            sgemm(CblasNoTrans, CblasNoTrans, rows, a->in, r, 1.0f, dh, r, a->A->data, a->in, 0.0f,
+                  tmp, a->in);
             const float keep = 1.0f / (1.0f - p);
             const uint64_t key = lo->seed ^ (step * 0x9E3779B97F4A7C15ULL);
             const uint32_t sub = (uint32_t)(layer * LORA_N_TARGETS + target);

@@ -18,7 +18,8 @@ static const char *USAGE =
     "imprint — imprint reasoning trails into a transformer with attention-only LoRA\n"
     "\n"
     "usage:\n"
-    "  imprint train CONFIG [--set KEY=VALUE]... [--overwrite | --resume RUN_DIR] [--quiet]\n"
+    "  imprint train CONFIG [--set KEY=VALUE]... [--overwrite | --resume RUN_DIR [--fallback]]\n"
+    "                [--quiet]\n"
     "      Train LoRA adapters as CONFIG says (run it under mpirun/srun for several ranks).\n"
     "  imprint pretrain CONFIG [--set KEY=VALUE]... [--overwrite] [--quiet]\n"
     "      Train every weight of the base model (no adapters); checkpoints are HF model dirs.\n"
@@ -43,6 +44,9 @@ static const char *USAGE =
     "                   (values in libconfig syntax; strings may omit their quotes)\n"
     "  --overwrite      replace checkpoints an earlier run left in run.dir\n"
     "  --resume DIR     continue the run in DIR from its last stage checkpoint (same config)\n"
+    "  --fallback       with --resume: if the newest checkpoint is corrupted, resume from the\n"
+    "                   newest valid one before it (and drop the corrupted ones from the "
+    "manifest)\n"
     "  --quiet          no banner or progress lines\n"
     "\n"
     "The config reference is in README.md; configs/ holds examples.\n";
@@ -102,6 +106,8 @@ static int parse_cli(Cli *cli, int argc, char **argv, Err *e) {
                 return err_set(e, "too many --chains files (at most %d)", EVAL_MAX_CHAIN_FILES);
             else
                 cli->eval.chains[cli->eval.n_chains++] = v;
+        } else if (!strcmp(a, "--fallback")) {
+            cli->train.fallback = 1;
         } else if (!strcmp(a, "--overwrite")) {
             cli->train.overwrite = 1;
         } else if (!strcmp(a, "--quiet")) {
@@ -115,6 +121,8 @@ static int parse_cli(Cli *cli, int argc, char **argv, Err *e) {
                            cli->config);
         }
     }
+    if (cli->train.fallback && !cli->train.resume)
+        return err_set(e, "--fallback only applies with --resume RUN_DIR");
     int needs_config = !strcmp(cli->command, "train") || !strcmp(cli->command, "pretrain") ||
                        !strcmp(cli->command, "eval") || !strcmp(cli->command, "config");
     if (needs_config && !cli->config)

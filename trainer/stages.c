@@ -15,6 +15,7 @@
  * computes exactly what the uninterrupted one would have.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <cblas.h>
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <signal.h>
@@ -22,6 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#if defined(IMPRINT_WITH_CUDA)
+#include <cuda_runtime_api.h>
+#endif
 
 #include "checkpoint.h"
 #include "train.h"
@@ -49,15 +54,6 @@ static void install_stop_handlers(void) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGUSR1, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-}
-
-/* Fault injection for tests (IMPRINT_FAULT="signal@STEP"): rank 0 raises SIGUSR1 on itself
- * after global step STEP, exercising the real handler. */
-static int64_t fault_signal_step(void) {
-    const char *f = getenv("IMPRINT_FAULT");
-    long long step;
-    if (f && sscanf(f, "signal@%lld", &step) == 1) return step;
-    return -1;
 }
 
 /* ---- setup ------------------------------------------------------------------------------------
@@ -136,6 +132,17 @@ int stages_setup(Trainer *tr, Err *e) {
     CurriculumTokenizer ct = {tokenize_cb, token_len_cb, tr->tok, tr->eot};
     if (curriculum_build(&tr->cur, tr->lib, &spec, &ct, e) != 0)
         return err_prefix(e, "%s", config_where(cfg, "curriculum", where, sizeof where));
+    if (tr->invariant) { /* room for the sums of every eval chunk this rank may score */
+        int most = 1;
+        for (int s = 0; s < EVAL_COUNT; s++) {
+            int n = 0, chunks = 0;
+            const EvalItem *items = curriculum_eval(tr->cur, (EvalSplit)s, &n);
+            for (int k = 0; k < n; chunks++) k = eval_chunk_end(items, n, k, tr->model.max_B);
+            int per_rank = (chunks + tr->comm->size - 1) / tr->comm->size;
+            if (per_rank > most) most = per_rank;
+        }
+        tr->eval_parts = xmalloc(sizeof(double) * EVAL_SUMS_N * (size_t)most, "eval sums");
+    }
     return 0;
 }
 
@@ -167,22 +174,58 @@ void stages_enter(Trainer *tr, int s) {
 
 /* ---- evaluation ----------------------------------------------------------------------------- */
 
+/* reproducibility = "invariant": the split is cut into forward passes from item 0
+ * (eval_chunk_end), whole chunks go to ranks, and the chunks' sums are added exactly. */
+static int eval_invariant(Trainer *tr, const EvalItem *items, int n, EvalSums *out, Err *e) {
+    const int max_B = tr->model.max_B;
+    int chunks = 0;
+    for (int k = 0; k < n; chunks++) k = eval_chunk_end(items, n, k, max_B);
+    int64_t first, count;
+    comm_slice(chunks, tr->comm->rank, tr->comm->size, &first, &count);
+    int rc = 0, c = 0, j = 0;
+    for (int k = 0; k < n && c < first + count; c++) {
+        int end = eval_chunk_end(items, n, k, max_B);
+        if (c >= first && rc == 0) {
+            EvalSums cs;
+            rc = eval_items(&tr->model, &tr->lora, items, k, end - k, tr->eot, tr->inputs,
+                            tr->targets, tr->weights, &cs, e);
+            double *p = tr->eval_parts + (size_t)j++ * EVAL_SUMS_N;
+            const double v[EVAL_SUMS_N] = {cs.n, cs.em, cs.nll, cs.greedy, cs.margin, cs.n_foil};
+            for (int i = 0; i < EVAL_SUMS_N; i++) p[i] = rc == 0 ? v[i] : 0.0;
+        }
+        k = end;
+    }
+    /* every rank takes part in the sum, even after a local error */
+    double sums[EVAL_SUMS_N] = {0};
+    comm_sum_exact_f64(tr->comm, tr->eval_parts, j, EVAL_SUMS_N, EVAL_SUMS_N, chunks, tr->exact_acc,
+                       sums);
+    *out = (EvalSums){sums[0], sums[1], sums[2], sums[3], sums[4], sums[5]};
+    return rc;
+}
+
 int stages_eval(Trainer *tr, int use_adapter, int split, EvalSums out[EVAL_COUNT], Err *e) {
     const float keep = tr->lora.scale;
     if (!use_adapter) tr->lora.scale = 0.0f; /* the base model, same code path */
     int rc = 0;
-    for (int s = 0; s < EVAL_COUNT && rc == 0; s++) {
+    Err later; /* the first error is the one reported */
+    /* every rank takes part in every reduction, even after a local error */
+    for (int s = 0; s < EVAL_COUNT; s++) {
         if (split >= 0 && s != split) continue;
+        Err *es = rc == 0 ? e : &later;
         int n = 0;
         const EvalItem *items = curriculum_eval(tr->cur, (EvalSplit)s, &n);
+        if (tr->invariant) {
+            if (eval_invariant(tr, items, n, &out[s], es) != 0) rc = -1;
+            continue;
+        }
         int64_t first, count;
         comm_slice(n, tr->comm->rank, tr->comm->size, &first, &count);
-        EvalSums local;
-        rc = eval_items(&tr->model, &tr->lora, items, (int)first, (int)count, tr->eot, tr->inputs,
-                        tr->targets, tr->weights, &local, e);
+        EvalSums local = {0};
+        if (eval_items(&tr->model, &tr->lora, items, (int)first, (int)count, tr->eot, tr->inputs,
+                       tr->targets, tr->weights, &local, es) != 0)
+            rc = -1;
         double sums[EVAL_SUMS_N] = {local.n,      local.em,     local.nll,
                                     local.greedy, local.margin, local.n_foil};
-        /* every rank takes part in the reduction, even after a local error */
         comm_allreduce_sum_f64(tr->comm, sums, EVAL_SUMS_N);
         out[s] = (EvalSums){sums[0], sums[1], sums[2], sums[3], sums[4], sums[5]};
     }
@@ -281,15 +324,31 @@ static int manifest_add(const Trainer *tr, const char *rel, const TrainState *st
         m = cJSON_CreateObject();
         cJSON_AddStringToObject(m, "imprint", IMPRINT_VERSION);
         cJSON_AddStringToObject(m, "git", IMPRINT_GIT);
+        char build[512];
+        cJSON *b = cJSON_AddObjectToObject(m, "build");
+        cJSON_AddStringToObject(b, "commit", IMPRINT_GIT);
 #ifdef __VERSION__
-        cJSON_AddStringToObject(m, "compiler", __VERSION__);
+        cJSON_AddStringToObject(b, "compiler", __VERSION__);
+#endif
+        cJSON_AddStringToObject(b, "blas", openblas_get_config());
+        comm_library_info(build, sizeof build);
+        cJSON_AddStringToObject(b, "comm", build);
+#if defined(IMPRINT_WITH_CUDA)
+        cJSON_AddNumberToObject(b, "cuda_runtime", CUDART_VERSION);
+#else
+        cJSON_AddStringToObject(b, "cuda", "not built (CPU only)");
 #endif
         cJSON_AddNumberToObject(m, "ranks", tr->comm->size);
         cJSON_AddNumberToObject(m, "threads_per_rank", omp_get_max_threads());
         char seed[32];
         snprintf(seed, sizeof seed, "%llu", (unsigned long long)cfg->seed);
         cJSON_AddStringToObject(m, "seed", seed);
-        cJSON_AddStringToObject(m, "reproducibility", "rank-count");
+        cJSON_AddStringToObject(m, "reproducibility", tr->invariant ? "invariant" : "rank-count");
+        cJSON_AddStringToObject(m, "promise",
+                                tr->invariant
+                                    ? "identical bits for this config and seed on any rank count"
+                                    : "identical bits for this config, seed and rank count");
+        if (tr->invariant) cJSON_AddNumberToObject(m, "shard", cfg->batch.shard);
         char h[65];
         snprintf(fp, sizeof fp, "%s/config.cfg", cfg->run.dir);
         if (file_sha256(fp, h, e) != 0) return -1;
@@ -305,11 +364,18 @@ static int manifest_add(const Trainer *tr, const char *rel, const TrainState *st
         cJSON_AddArrayToObject(m, "checkpoints");
     }
     cJSON *list = cJSON_GetObjectItemCaseSensitive(m, "checkpoints");
+    for (int i = cJSON_GetArraySize(list) - 1; i >= 0; i--) { /* a rewritten checkpoint */
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(list, i), "dir");
+        if (cJSON_IsString(d) && strcmp(d->valuestring, rel) == 0)
+            cJSON_DeleteItemFromArray(list, i);
+    }
     cJSON *entry = cJSON_CreateObject();
     cJSON_AddStringToObject(entry, "dir", rel);
     cJSON_AddNumberToObject(entry, "stage", st->stage);
     cJSON_AddStringToObject(entry, "stage_name", st->stage_name);
     cJSON_AddNumberToObject(entry, "step", (double)st->step);
+    cJSON_AddNumberToObject(entry, "ranks", tr->comm->size);
+    cJSON_AddNumberToObject(entry, "threads_per_rank", omp_get_max_threads());
     cJSON *files = cJSON_AddObjectToObject(entry, "sha256");
     const char *names[] = {
         "adapter.safetensors", "optim.safetensors",        "state.json",
@@ -333,9 +399,34 @@ static int manifest_add(const Trainer *tr, const char *rel, const TrainState *st
     return rc;
 }
 
-/* The newest checkpoint named in RUN_DIR/manifest.json, its checksums verified. */
-static int manifest_last(const char *run_dir, char *rel, size_t n_rel, Err *e) {
-    char path[CFG_PATH_MAX + 128], fp[CFG_PATH_MAX + 256];
+/* Verifies the SHA-256 of every file of a manifest entry. */
+static int entry_verify(const char *run_dir, const cJSON *entry, Err *e) {
+    char fp[CFG_PATH_MAX + 256];
+    const cJSON *dir = cJSON_GetObjectItemCaseSensitive(entry, "dir");
+    const cJSON *sums = cJSON_GetObjectItemCaseSensitive(entry, "sha256");
+    if (!cJSON_IsString(dir) || !cJSON_IsObject(sums))
+        return err_set(e, "%s/manifest.json: a checkpoint entry is malformed", run_dir);
+    for (const cJSON *f = sums->child; f; f = f->next) {
+        char h[65];
+        snprintf(fp, sizeof fp, "%s/%s/%s", run_dir, dir->valuestring, f->string);
+        if (file_sha256(fp, h, e) != 0) return err_prefix(e, "checkpoint %s", dir->valuestring);
+        if (!cJSON_IsString(f) || strcmp(h, f->valuestring) != 0)
+            return err_set(e,
+                           "%s: checksum mismatch (sha256 %s, manifest.json says %s): the "
+                           "checkpoint is corrupted",
+                           fp, h, cJSON_IsString(f) ? f->valuestring : "?");
+    }
+    return 0;
+}
+
+/* The checkpoint to resume from: the newest one named in RUN_DIR/manifest.json, its checksums
+ * verified. A corrupted one is refused, naming the file; with `fallback` the newest valid one
+ * before it is taken instead, and (rank 0, `rewrite`) the manifest drops the entries after it,
+ * listing them under "discarded" with the reason. *ranks gets the rank count it was written
+ * on (0 when unknown). */
+static int manifest_pick(const char *run_dir, int fallback, int rewrite, int quiet, char *rel,
+                         size_t n_rel, int *ranks, Err *e) {
+    char path[CFG_PATH_MAX + 128];
     snprintf(path, sizeof path, "%s/manifest.json", run_dir);
     size_t n = 0;
     char *text = file_read_all(path, &n, e);
@@ -344,35 +435,63 @@ static int manifest_last(const char *run_dir, char *rel, size_t n_rel, Err *e) {
                           run_dir);
     cJSON *m = cJSON_ParseWithLength(text, n);
     free(text);
-    const cJSON *list = cJSON_GetObjectItemCaseSensitive(m, "checkpoints");
+    cJSON *list = cJSON_GetObjectItemCaseSensitive(m, "checkpoints");
     int count = cJSON_GetArraySize(list);
     if (!m || count == 0) {
         cJSON_Delete(m);
         return err_set(e, "%s: names no checkpoint; nothing to resume from", path);
     }
-    const cJSON *last = cJSON_GetArrayItem(list, count - 1);
-    const cJSON *dir = cJSON_GetObjectItemCaseSensitive(last, "dir");
-    const cJSON *sums = cJSON_GetObjectItemCaseSensitive(last, "sha256");
-    int rc = 0;
-    if (!cJSON_IsString(dir) || !cJSON_IsObject(sums))
-        rc = err_set(e, "%s: the last checkpoint entry is malformed", path);
-    for (const cJSON *f = sums ? sums->child : NULL; rc == 0 && f; f = f->next) {
-        char h[65];
-        snprintf(fp, sizeof fp, "%s/%s/%s", run_dir, dir->valuestring, f->string);
-        if (file_sha256(fp, h, e) != 0)
-            rc = -1;
-        else if (!cJSON_IsString(f) || strcmp(h, f->valuestring) != 0)
+    int pick = -1, rc = 0;
+    Err why;
+    for (int i = count - 1; i >= 0 && pick < 0; i--) {
+        const cJSON *entry = cJSON_GetArrayItem(list, i);
+        if (entry_verify(run_dir, entry, &why) == 0) {
+            pick = i;
+            break;
+        }
+        if (!fallback) {
             rc = err_set(e,
-                         "%s: checksum mismatch (sha256 %s, manifest says %s); the checkpoint is "
-                         "corrupted and is not resumed",
-                         fp, h, cJSON_IsString(f) ? f->valuestring : "?");
+                         "%s; it is not resumed. Pass --fallback to resume from the newest "
+                         "valid checkpoint before it",
+                         why.msg);
+            break;
+        }
+        if (!quiet) printf("resume: %s; falling back to the checkpoint before it\n", why.msg);
+        if (rewrite) {
+            cJSON *gone = cJSON_GetObjectItemCaseSensitive(m, "discarded");
+            if (!gone) gone = cJSON_AddArrayToObject(m, "discarded");
+            cJSON *g = cJSON_CreateObject();
+            const cJSON *d = cJSON_GetObjectItemCaseSensitive(entry, "dir");
+            cJSON_AddStringToObject(g, "dir", cJSON_IsString(d) ? d->valuestring : "?");
+            cJSON_AddStringToObject(g, "reason", why.msg);
+            cJSON_AddItemToArray(gone, g);
+        }
     }
-    if (rc == 0) snprintf(rel, n_rel, "%s", dir->valuestring);
+    if (rc == 0 && pick < 0)
+        rc = err_set(e, "%s: no checkpoint verifies (the newest: %s); nothing to resume from", path,
+                     why.msg);
+    if (rc == 0) {
+        const cJSON *entry = cJSON_GetArrayItem(list, pick);
+        snprintf(rel, n_rel, "%s", cJSON_GetObjectItemCaseSensitive(entry, "dir")->valuestring);
+        const cJSON *r = cJSON_GetObjectItemCaseSensitive(entry, "ranks");
+        if (!cJSON_IsNumber(r)) r = cJSON_GetObjectItemCaseSensitive(m, "ranks");
+        *ranks = cJSON_IsNumber(r) ? r->valueint : 0;
+        if (rewrite && pick < count - 1) {
+            while (cJSON_GetArraySize(list) > pick + 1)
+                cJSON_DeleteItemFromArray(list, cJSON_GetArraySize(list) - 1);
+            char *out = cJSON_Print(m);
+            rc = file_write_atomic(path, out, strlen(out), e);
+            free(out);
+        }
+    }
     cJSON_Delete(m);
     return rc;
 }
 
 /* ---- the run --------------------------------------------------------------------------------- */
+
+/* How long the other ranks may wait for rank 0 to write a checkpoint (watchdog). */
+#define CHECKPOINT_WAIT_S 600.0
 
 static int stage_checkpoint(Trainer *tr, TrainState *st, const EvalSums *adapter, Err *e) {
     uint64_t h;
@@ -396,13 +515,21 @@ static int stage_checkpoint(Trainer *tr, TrainState *st, const EvalSums *adapter
                                .state = *st,
                                .eval_json = json,
                                .peft_base = tr->cfg->model.random ? "" : tr->cfg->model.path};
+        c.fault_crash =
+            fault_planned(&tr->faults, FAULT_CRASH_WRITE, tr->checkpoints_written + 1, 0);
         failed = checkpoint_write(dir, &c, e) != 0 || manifest_add(tr, rel, st, e) != 0;
         free(json);
         if (!failed && !tr->quiet)
             printf("checkpoint %s (adapter fnv64 %016llx, identical on %d rank%s)\n", dir,
                    (unsigned long long)h, tr->comm->size, tr->comm->size == 1 ? "" : "s");
+        if (!failed) failed = train_after_checkpoint(tr, dir, e) != 0;
     }
-    return comm_first_failure(tr->comm, failed) >= 0 ? -1 : 0;
+    /* the others wait while rank 0 writes: give the watchdog room for a slow file system */
+    double wd = comm_watchdog(tr->comm, 0.0);
+    comm_watchdog(tr->comm, wd > 0 && wd < CHECKPOINT_WAIT_S ? CHECKPOINT_WAIT_S : wd);
+    int bad = comm_first_failure(tr->comm, failed);
+    comm_watchdog(tr->comm, wd);
+    return bad >= 0 ? -1 : 0;
 }
 
 static void log_step(Trainer *tr, const TrainState *st, const StepStats *s, double ms,
@@ -412,10 +539,15 @@ static void log_step(Trainer *tr, const TrainState *st, const StepStats *s, doub
     double tok_s = s->weight / (ms / 1000.0);
     fprintf(tr->metrics,
             "{\"step\":%lld,\"stage\":%d,\"stage_name\":\"%s\",\"stage_step\":%lld,\"loss\":%.6f,"
-            "\"lr\":%.6g,\"grad_norm\":%.6g,\"tokens\":%lld,\"ms\":%.2f}\n",
-            (long long)st->step, tr->stage, name, (long long)tr->step_in_stage, s->loss, s->lr,
-            s->grad_norm, (long long)st->tokens_seen, ms);
+            "\"lr\":%.6g,\"grad_norm\":%.6g,\"tokens\":%lld,\"ms\":%.2f%s}\n",
+            (long long)st->step, tr->stage, name, (long long)tr->step_in_stage,
+            s->skipped ? 0.0 : s->loss, s->lr, s->skipped ? 0.0 : s->grad_norm,
+            (long long)st->tokens_seen, ms, s->skipped ? ",\"skipped\":true" : "");
     fflush(tr->metrics);
+    if (s->skipped)
+        printf("step %5lld/%lld | %-10s | the loss or a gradient is not finite: step skipped, no "
+               "update (optim.nonfinite = \"skip\"; %lld skipped so far)\n",
+               (long long)st->step, (long long)total, name, (long long)st->skipped_steps);
     if (!tr->quiet && (st->step % tr->cfg->run.log_every == 0)) {
         double eta = (now_seconds() - t_start) / st->step * (double)(total - st->step);
         printf("step %5lld/%lld | %-10s | loss %.4f | lr %.3e | norm %.3f | %6.0f tok/s | eta "
@@ -434,11 +566,25 @@ int stages_run(Trainer *tr, const TrainOptions *opt, Err *e) {
     int first_stage = 0;
     int64_t first_k = 0; /* resuming inside a stage that a stop signal interrupted */
     install_stop_handlers();
-    const int64_t fault_step = fault_signal_step();
 
     if (opt->resume) {
         char rel[256], dir[CFG_PATH_MAX + 300];
-        if (manifest_last(tr->cfg->run.dir, rel, sizeof rel, e) != 0) return -1;
+        int was_ranks = 0, rank0 = tr->comm->rank == 0;
+        /* every rank verifies; rank 0 alone rewrites the manifest after a fallback */
+        int failed = manifest_pick(tr->cfg->run.dir, opt->fallback, rank0, !rank0 || tr->quiet, rel,
+                                   sizeof rel, &was_ranks, e) != 0;
+        int bad = comm_first_failure(tr->comm, failed);
+        if (bad >= 0) {
+            if (tr->comm->rank != bad) e->msg[0] = '\0';
+            return -1;
+        }
+        if (rank0 && was_ranks > 0 && was_ranks != tr->comm->size && !tr->quiet)
+            printf("resume: the checkpoint was written on %d rank%s, the run goes on with %d; %s\n",
+                   was_ranks, was_ranks == 1 ? "" : "s", tr->comm->size,
+                   tr->invariant ? "reproducibility = \"invariant\": the bits stay those of an "
+                                   "uninterrupted run"
+                                 : "reproducibility = \"rank-count\": from here the bits differ "
+                                   "from an uninterrupted run on the old rank count");
         snprintf(dir, sizeof dir, "%s/%s", tr->cfg->run.dir, rel);
         char path[CFG_PATH_MAX + 340];
         snprintf(path, sizeof path, "%s/adapter.safetensors", dir);
@@ -471,8 +617,9 @@ int stages_run(Trainer *tr, const TrainOptions *opt, Err *e) {
             st.tokens_seen += (int64_t)s_.weight;
             st.loss = s_.loss;
             st.lr = s_.lr;
+            st.skipped_steps += s_.skipped;
             log_step(tr, &st, &s_, 1000.0 * (now_seconds() - t0), t_start, total);
-            if (st.step == fault_step && tr->comm->rank == 0) raise(SIGUSR1);
+            if (fault_planned(&tr->faults, FAULT_SIGNAL, st.step, tr->comm->rank)) raise(SIGUSR1);
             uint64_t stop = stop_requested;
             comm_allreduce_max_u64(tr->comm, &stop, 1);
             if (stop && k + 1 < sc->steps) {

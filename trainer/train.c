@@ -31,6 +31,9 @@
 /* ---- setup --------------------------------------------------------------------------------- */
 
 static void set_threads(const Config *cfg, const Comm *comm) {
+    /* OpenMP threads do the parallel work; each BLAS call runs on one thread (sgemm() in
+     * kernels.h spreads fixed blocks over the threads, so the bits do not depend on their count) */
+    openblas_set_num_threads(1);
     int n = cfg->run.threads;
     if (n <= 0 && getenv("OMP_NUM_THREADS")) return; /* the user decided */
     if (n <= 0) {
@@ -39,7 +42,6 @@ static void set_threads(const Config *cfg, const Comm *comm) {
         if (n < 1) n = 1;
     }
     omp_set_num_threads(n);
-    openblas_set_num_threads(n);
 }
 
 static int build_model(Trainer *tr, Err *e) {
@@ -59,7 +61,7 @@ static int build_model(Trainer *tr, Err *e) {
     if (T > mc.n_ctx)
         return err_set(e, "%s: batch.seq_len = %d exceeds the model's context of %d positions",
                        config_where(cfg, "batch.seq_len", where, sizeof where), T, mc.n_ctx);
-    gpt2_build(&tr->model, &mc, tr->max_rows, T);
+    gpt2_build(&tr->model, &mc, tr->model_rows, T);
     if (cfg->model.random)
         gpt2_init_random(&tr->model, (float)cfg->model.init_std, cfg->seed);
     else if (weights_load(&tr->model, cfg->model.path, e) != 0)
@@ -88,7 +90,7 @@ static int build_lora(Trainer *tr, Err *e) {
                      .layer_last = lc->layer_last < 0 ? L - 1 : lc->layer_last};
     if (lora_spec_check(&spec, L, e) != 0)
         return err_prefix(e, "%s", config_where(cfg, "lora.layers", where, sizeof where));
-    lora_build(&tr->lora, &spec, L, tr->model.cfg.n_embd, tr->max_rows * cfg->batch.seq_len,
+    lora_build(&tr->lora, &spec, L, tr->model.cfg.n_embd, tr->model_rows * cfg->batch.seq_len,
                cfg->seed);
     tr->params = &tr->lora.params;
     tr->grads = &tr->lora.grads;
@@ -194,10 +196,32 @@ int train_setup(Trainer *tr, const Config *cfg, Comm *comm, const TrainOptions *
     tr->full = opt->full;
     tr->quiet = opt->quiet;
     find_tokenizer(tr);
+    if (fault_plan_from_env(&tr->faults, e) != 0) return -1;
     const int64_t global = cfg->batch.global;
-    tr->max_rows = (int)((global + tr->comm->size - 1) / tr->comm->size);
+    const int size = tr->comm->size;
+    tr->invariant = cfg->reproducibility == REPRO_INVARIANT;
+    if (tr->invariant) {
+        /* whole shards per rank; a forward pass is one shard, or one eval chunk of
+         * INVARIANT_EVAL_ROWS rows: fixed sizes, whatever the rank count */
+        tr->n_shards = global / cfg->batch.shard;
+        tr->max_shards = (int)((tr->n_shards + size - 1) / size);
+        tr->max_rows = tr->max_shards * cfg->batch.shard;
+        tr->model_rows =
+            cfg->batch.shard > INVARIANT_EVAL_ROWS ? cfg->batch.shard : INVARIANT_EVAL_ROWS;
+    } else {
+        tr->max_rows = (int)((global + size - 1) / size);
+        tr->model_rows = tr->max_rows;
+    }
     if (build_model(tr, e) != 0) return -1;
     if (build_lora(tr, e) != 0) return -1;
+    if (tr->invariant) {
+        const size_t numel = tr->grads->numel;
+        tr->shard_grads =
+            xmalloc(sizeof(float) * numel * (size_t)tr->max_shards, "shard gradients");
+        tr->shard_stats = xmalloc(sizeof(double) * 2 * (size_t)tr->max_shards, "shard sums");
+        tr->exact_n = numel > EVAL_SUMS_N ? numel : EVAL_SUMS_N;
+        tr->exact_acc = xmalloc(sizeof(int64_t) * tr->exact_n, "fixed-point sums");
+    }
     tr->total_steps = cfg->run.steps;
     tr->lr_scale = 1.0f;
     if (cfg->curriculum.enabled) {
@@ -220,7 +244,8 @@ int train_setup(Trainer *tr, const Config *cfg, Comm *comm, const TrainOptions *
             data_check(&tr->val, cfg->batch.seq_len, tr->model.cfg.vocab, e) != 0)
             return -1;
     }
-    const size_t n = (size_t)tr->max_rows * cfg->batch.seq_len;
+    const int rows = tr->max_rows > tr->model_rows ? tr->max_rows : tr->model_rows;
+    const size_t n = (size_t)rows * cfg->batch.seq_len;
     tr->inputs = xmalloc(sizeof(int32_t) * n, "batch inputs");
     tr->targets = xmalloc(sizeof(int32_t) * n, "batch targets");
     tr->weights = xmalloc(sizeof(float) * n, "batch weights");
@@ -240,6 +265,10 @@ void train_teardown(Trainer *tr) {
     xfree(tr->targets);
     xfree(tr->weights);
     xfree(tr->active);
+    xfree(tr->shard_grads);
+    xfree(tr->shard_stats);
+    xfree(tr->exact_acc);
+    xfree(tr->eval_parts);
 }
 
 /* ---- checks and output ----------------------------------------------------------------------- */
@@ -257,6 +286,15 @@ int train_ranks_agree(Trainer *tr, int64_t step, uint64_t *hash, Err *e) {
     return 0;
 }
 
+int train_after_checkpoint(Trainer *tr, const char *dir, Err *e) {
+    tr->checkpoints_written++;
+    if (!fault_planned(&tr->faults, FAULT_FLIP, tr->checkpoints_written, 0)) return 0;
+    char path[CFG_PATH_MAX + 200];
+    snprintf(path, sizeof path, "%s/%s", dir,
+             tr->full ? "model.safetensors" : "adapter.safetensors");
+    return fault_flip_byte(path, e);
+}
+
 static int save_checkpoint(Trainer *tr, const TrainState *st, Err *e) {
     const char *what = tr->full ? "model" : "adapter";
     uint64_t h;
@@ -270,13 +308,20 @@ static int save_checkpoint(Trainer *tr, const TrainState *st, Err *e) {
                                .model = tr->full ? &tr->model : NULL,
                                .tokenizer = tr->full ? tr->tokenizer : NULL,
                                .opt = &tr->opt,
-                               .state = *st};
+                               .state = *st,
+                               .fault_crash = fault_planned(&tr->faults, FAULT_CRASH_WRITE,
+                                                            tr->checkpoints_written + 1, 0)};
         failed = checkpoint_write(dir, &c, e) != 0;
         if (!failed)
             printf("checkpoint %s (%s fnv64 %016llx, identical on %d rank%s)\n", dir, what,
                    (unsigned long long)h, tr->comm->size, tr->comm->size == 1 ? "" : "s");
+        if (!failed) failed = train_after_checkpoint(tr, dir, e) != 0;
     }
-    return comm_first_failure(tr->comm, failed) >= 0 ? -1 : 0;
+    double wd = comm_watchdog(tr->comm, 0.0); /* the others wait while rank 0 writes */
+    comm_watchdog(tr->comm, wd > 0 && wd < 600.0 ? 600.0 : wd);
+    int bad = comm_first_failure(tr->comm, failed);
+    comm_watchdog(tr->comm, wd);
+    return bad >= 0 ? -1 : 0;
 }
 
 static void print_banner(const Trainer *tr) {
@@ -328,58 +373,142 @@ static void print_banner(const Trainer *tr) {
 
 /* ---- the loop ------------------------------------------------------------------------------- */
 
-int train_step(Trainer *tr, int64_t step, StepStats *out, Err *e) {
+/* Fills rows [0, count) of the batch buffers with global samples [first, first + count) of
+ * step `step`. */
+static void fill_rows(Trainer *tr, int64_t step, int64_t first, int64_t count) {
+    const int T = tr->cfg->batch.seq_len, global = tr->cfg->batch.global;
+    if (tr->cur) {
+        for (int64_t j = 0; j < count; j++)
+            curriculum_sample(tr->cur, tr->stage, tr->step_in_stage, first + j, global,
+                              tr->inputs + j * T, tr->targets + j * T, tr->weights + j * T);
+    } else {
+        data_fill(&tr->data, step * (int64_t)global + first, (int)count, T, tr->inputs, tr->targets,
+                  tr->weights);
+    }
+}
+
+static double weight_sum(const float *w, int64_t n) {
+    double s = 0.0;
+    for (int64_t i = 0; i < n; i++) s += w[i];
+    return s;
+}
+
+/* reproducibility = "rank-count": one forward/backward over this rank's slice of the batch,
+ * float all-reduces. Returns 1 when loss and gradients are finite. */
+static int step_rank_count(Trainer *tr, int64_t step, double *loss, double *wsum, Err *e) {
     const Config *cfg = tr->cfg;
     Comm *comm = tr->comm;
     const int T = cfg->batch.seq_len, global = cfg->batch.global;
     int64_t first, count;
     comm_slice(global, comm->rank, comm->size, &first, &count);
-    const int64_t sample0 = step * (int64_t)global + first;
     Batch b = {.inputs = tr->inputs,
                .targets = tr->targets,
                .weights = tr->weights,
                .B = (int)count,
                .T = T,
-               .first_sample = (uint64_t)sample0,
+               .first_sample = (uint64_t)(step * (int64_t)global + first),
                .step = (uint64_t)step,
                .train = 1};
     double local[2] = {0.0, 0.0}; /* weighted loss, weight */
     if (count > 0) {
-        if (tr->cur) {
-            for (int64_t j = 0; j < count; j++)
-                curriculum_sample(tr->cur, tr->stage, tr->step_in_stage, first + j, global,
-                                  tr->inputs + j * T, tr->targets + j * T, tr->weights + j * T);
-        } else {
-            data_fill(&tr->data, sample0, (int)count, T, tr->inputs, tr->targets, tr->weights);
-        }
-        for (int64_t i = 0; i < count * T; i++) local[1] += tr->weights[i];
+        fill_rows(tr, step, first, count);
+        local[1] = weight_sum(tr->weights, count * T);
     }
-    double wsum = local[1];
-    comm_allreduce_sum_f64(comm, &wsum, 1);
-    if (wsum <= 0.0)
+    *wsum = local[1];
+    comm_allreduce_sum_f64(comm, wsum, 1);
+    if (*wsum <= 0.0)
         return err_set(e, "step %lld: the global batch has no token with a loss weight",
                        (long long)step);
-
     Lora *lora = tr->full ? NULL : &tr->lora;
     memset(tr->grads->memory, 0, sizeof(float) * tr->grads->numel);
     if (count > 0) {
         if (gpt2_forward(&tr->model, lora, &b, e) != 0) return -1;
         local[0] = gpt2_loss(&tr->model, &b);
-        gpt2_backward(&tr->model, lora, &b, (float)(1.0 / wsum));
+        gpt2_backward(&tr->model, lora, &b, (float)(1.0 / *wsum));
     }
+    if (fault_planned(&tr->faults, FAULT_NAN, step + 1, comm->rank)) tr->grads->memory[0] = NAN;
+    fault_in_step(&tr->faults, step + 1, comm->rank);
     comm_allreduce_sum_f32(comm, tr->grads->memory, tr->grads->numel);
-    double loss = local[0];
-    comm_allreduce_sum_f64(comm, &loss, 1);
-    loss /= wsum;
-    if (!isfinite(loss))
-        return err_set(e, "step %lld: loss is %g; lower optim.lr or check the data",
-                       (long long)step, loss);
+    *loss = local[0];
+    comm_allreduce_sum_f64(comm, loss, 1);
+    *loss /= *wsum;
+    return isfinite(*loss); /* a NaN or Inf in a gradient reaches every rank through the sum */
+}
 
-    double norm = grad_global_norm(tr->grads);
-    grad_clip(tr->grads, norm, (float)cfg->optim.clip);
+/* reproducibility = "invariant": each of this rank's virtual shards computed alone, then exact
+ * fixed-point sums over all shards of all ranks (weights, gradients, loss). */
+static int step_invariant(Trainer *tr, int64_t step, double *loss, double *wsum, Err *e) {
+    const Config *cfg = tr->cfg;
+    Comm *comm = tr->comm;
+    const int T = cfg->batch.seq_len, S = cfg->batch.shard, global = cfg->batch.global;
+    const size_t numel = tr->grads->numel;
+    int64_t first, count; /* shards */
+    comm_slice(tr->n_shards, comm->rank, comm->size, &first, &count);
+    if (count > 0) fill_rows(tr, step, first * S, count * S);
+    for (int64_t j = 0; j < count; j++)
+        tr->shard_stats[2 * j] = weight_sum(tr->weights + j * S * T, (int64_t)S * T);
+    comm_sum_exact_f64(comm, tr->shard_stats, count, 2, 1, tr->n_shards, tr->exact_acc, wsum);
+    if (*wsum <= 0.0)
+        return err_set(e, "step %lld: the global batch has no token with a loss weight",
+                       (long long)step);
+    Lora *lora = tr->full ? NULL : &tr->lora;
+    for (int64_t j = 0; j < count; j++) {
+        const size_t off = (size_t)(j * S * T);
+        Batch b = {.inputs = tr->inputs + off,
+                   .targets = tr->targets + off,
+                   .weights = tr->weights + off,
+                   .B = S,
+                   .T = T,
+                   .first_sample = (uint64_t)(step * (int64_t)global + (first + j) * S),
+                   .step = (uint64_t)step,
+                   .train = 1};
+        memset(tr->grads->memory, 0, sizeof(float) * numel);
+        if (gpt2_forward(&tr->model, lora, &b, e) != 0) return -1;
+        tr->shard_stats[2 * j + 1] = gpt2_loss(&tr->model, &b);
+        gpt2_backward(&tr->model, lora, &b, (float)(1.0 / *wsum));
+        memcpy(tr->shard_grads + (size_t)j * numel, tr->grads->memory, sizeof(float) * numel);
+    }
+    if (count > 0 && fault_planned(&tr->faults, FAULT_NAN, step + 1, comm->rank))
+        tr->shard_grads[0] = NAN;
+    fault_in_step(&tr->faults, step + 1, comm->rank);
+    int finite = comm_sum_exact_f32(comm, tr->shard_grads, count, numel, numel, tr->n_shards,
+                                    tr->exact_acc, tr->grads->memory);
+    finite &= comm_sum_exact_f64(comm, tr->shard_stats + 1, count, 2, 1, tr->n_shards,
+                                 tr->exact_acc, loss);
+    *loss = finite ? *loss / *wsum : NAN;
+    return finite && isfinite(*loss);
+}
+
+int train_step(Trainer *tr, int64_t step, StepStats *out, Err *e) {
+    const Config *cfg = tr->cfg;
+    double loss = 0.0, wsum = 0.0;
+    int finite = tr->invariant ? step_invariant(tr, step, &loss, &wsum, e)
+                               : step_rank_count(tr, step, &loss, &wsum, e);
+    if (finite < 0) return -1;
     float lr = lr_at(&cfg->optim, step, tr->total_steps) * tr->lr_scale;
+    double norm = finite ? grad_global_norm(tr->grads) : NAN;
+    if (!isfinite(norm)) finite = 0;
+    if (!finite) {
+        /* every rank reaches the same verdict: the sums carry the NaN or Inf to all */
+        if (cfg->optim.nonfinite == NONFINITE_SKIP) {
+            *out = (StepStats){loss, wsum, NAN, lr, 1};
+            return 0;
+        }
+        char where[CFG_PATH_MAX + 64];
+        if (tr->comm->rank != 0) { /* rank 0 reports it */
+            e->msg[0] = '\0';
+            return -1;
+        }
+        return err_set(e,
+                       "step %lld: the loss or a gradient is not finite (loss %g); the run stops "
+                       "(%s: optim.nonfinite = \"abort\"). Lower optim.lr, check the data, or "
+                       "set optim.nonfinite = \"skip\" to skip such steps",
+                       (long long)step + 1, loss,
+                       config_where(cfg, "optim.nonfinite", where, sizeof where));
+    }
+    grad_clip(tr->grads, norm, (float)cfg->optim.clip);
     adamw_step(&tr->opt, tr->params, tr->grads, tr->active, lr);
-    *out = (StepStats){loss, wsum, norm, lr};
+    *out = (StepStats){loss, wsum, norm, lr, 0};
     return 0;
 }
 
@@ -388,6 +517,31 @@ int train_validate(Trainer *tr, double *loss, Err *e) {
     Comm *comm = tr->comm;
     const int T = cfg->batch.seq_len, global = cfg->batch.global;
     if (!tr->val.raw) return err_set(e, "no validation data; set data.val_path");
+    if (tr->invariant) { /* shard by shard, exact sums (see step_invariant) */
+        const int S = cfg->batch.shard;
+        int64_t first, count;
+        comm_slice(tr->n_shards, comm->rank, comm->size, &first, &count);
+        double total[2] = {0.0, 0.0}; /* weight, weighted loss */
+        for (int j = 0; j < cfg->run.eval_batches; j++) {
+            if (count > 0)
+                data_fill(&tr->val, (int64_t)j * global + first * S, (int)(count * S), T,
+                          tr->inputs, tr->targets, tr->weights);
+            for (int64_t i = 0; i < count; i++) {
+                const size_t off = (size_t)(i * S * T);
+                Batch b = {tr->inputs + off, tr->targets + off, tr->weights + off, S, T, 0, 0, 0};
+                tr->shard_stats[2 * i] = weight_sum(b.weights, (int64_t)S * T);
+                if (gpt2_forward(&tr->model, tr->full ? NULL : &tr->lora, &b, e) != 0) return -1;
+                tr->shard_stats[2 * i + 1] = gpt2_loss(&tr->model, &b);
+            }
+            double sums[2] = {NAN, NAN};
+            comm_sum_exact_f64(comm, tr->shard_stats, count, 2, 2, tr->n_shards, tr->exact_acc,
+                               sums);
+            total[0] += sums[0];
+            total[1] += sums[1];
+        }
+        *loss = total[1] / total[0];
+        return 0;
+    }
     int64_t first, count;
     comm_slice(global, comm->rank, comm->size, &first, &count);
     double sums[2] = {0.0, 0.0}; /* weighted loss, weight */
@@ -434,6 +588,7 @@ static int train_loop(Trainer *tr, const TrainOptions *opt, Err *e) {
         st.tokens_seen += (int64_t)s.weight;
         st.loss = s.loss;
         st.lr = s.lr;
+        st.skipped_steps += s.skipped;
         double now = now_seconds();
         double ms = 1000.0 * (now - t_last);
         t_last = now;
@@ -441,10 +596,15 @@ static int train_loop(Trainer *tr, const TrainOptions *opt, Err *e) {
             double tok_s = s.weight / (ms / 1000.0);
             fprintf(tr->metrics,
                     "{\"step\":%lld,\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.6g,"
-                    "\"tokens\":%lld,\"ms\":%.2f,\"tok_per_s\":%.1f}\n",
-                    (long long)st.step, s.loss, s.lr, s.grad_norm, (long long)st.tokens_seen, ms,
-                    tok_s);
+                    "\"tokens\":%lld,\"ms\":%.2f,\"tok_per_s\":%.1f%s}\n",
+                    (long long)st.step, s.skipped ? 0.0 : s.loss, s.lr,
+                    s.skipped ? 0.0 : s.grad_norm, (long long)st.tokens_seen, ms, tok_s,
+                    s.skipped ? ",\"skipped\":true" : "");
             fflush(tr->metrics);
+            if (s.skipped)
+                printf("step %5lld/%d | the loss or a gradient is not finite: step skipped, no "
+                       "update (optim.nonfinite = \"skip\"; %lld skipped so far)\n",
+                       (long long)st.step, cfg->run.steps, (long long)st.skipped_steps);
             if (!opt->quiet && (st.step % cfg->run.log_every == 0 || st.step == cfg->run.steps)) {
                 double eta = (now - t_start) / st.step * (cfg->run.steps - st.step);
                 printf("step %5lld/%d | loss %.4f | lr %.3e | norm %.4f | %7.0f tok/s | "
@@ -476,6 +636,7 @@ int train_run(const Config *cfg, Comm *comm, const TrainOptions *opt, Err *e) {
         rc = -1;
     } else {
         if (comm->rank == 0 && !opt->quiet) print_banner(&tr);
+        comm_watchdog(comm, cfg->run.watchdog); /* from here on, a hung rank ends the job */
         rc = tr.cur ? stages_run(&tr, opt, e) : train_loop(&tr, opt, e);
     }
     train_teardown(&tr);

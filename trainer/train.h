@@ -13,6 +13,7 @@
 #include "curriculum.h"
 #include "data.h"
 #include "eval.h"
+#include "fault.h"
 #include "lora.h"
 #include "model.h"
 #include "optim.h"
@@ -24,7 +25,12 @@ typedef struct TrainOptions {
     int quiet;          /* no progress lines */
     int full;           /* pretrain: train every base tensor, no adapters */
     const char *resume; /* continue the run in this directory from its last stage checkpoint */
+    int fallback;       /* with resume: a corrupted newest checkpoint falls back to an older one */
 } TrainOptions;
+
+/* reproducibility = "invariant": rows of one evaluation forward pass (with batch.shard rows, the
+ * larger is used), fixed so that evaluation batches do not depend on the rank count either. */
+#define INVARIANT_EVAL_ROWS 8
 
 typedef struct Trainer {
     const Config *cfg;
@@ -41,11 +47,27 @@ typedef struct Trainer {
     int64_t total_steps;          /* the learning-rate schedule's length */
     char tokenizer[CFG_PATH_MAX]; /* copied into full checkpoints; "" = none */
     int max_rows;                 /* most samples any rank computes per step */
+    int model_rows;               /* rows (sequences) one forward pass takes at most */
     int32_t *inputs;              /* [max_rows * T] */
     int32_t *targets;             /* [max_rows * T] */
     float *weights;               /* [max_rows * T] */
     uint8_t *active;              /* [lora.params.count]: tensor learns this step */
     FILE *metrics;                /* rank 0: metrics.jsonl, or NULL */
+
+    /* reproducibility = "invariant": every global batch is cut into fixed virtual shards of
+     * batch.shard sequences; each shard is computed alone (the same way on any rank) and the
+     * shards are summed exactly (comm_sum_exact_*), so the bits do not depend on the rank count */
+    int invariant;
+    int64_t n_shards;    /* batch.global / batch.shard */
+    int max_shards;      /* most shards any rank computes per step */
+    float *shard_grads;  /* [max_shards][grads->numel] */
+    double *shard_stats; /* [max_shards][2]: loss weight, weighted loss */
+    int64_t *exact_acc;  /* int64 scratch of the exact sums */
+    double *eval_parts;  /* [most eval chunks of a rank][EVAL_SUMS_N] (curriculum runs) */
+    size_t exact_n;      /* its length */
+
+    FaultPlan faults;            /* IMPRINT_FAULT (tests) */
+    int64_t checkpoints_written; /* by this process: crash-write@N and flip@N count them */
 
     /* curriculum mode (cfg->curriculum.enabled): batches come from the chain library */
     Tokenizer *tok;
@@ -64,6 +86,7 @@ typedef struct StepStats {
     double weight;    /* global sum of loss weights */
     double grad_norm; /* before clipping */
     float lr;
+    int skipped; /* the loss or a gradient was not finite and optim.nonfinite = "skip" */
 } StepStats;
 
 /* Builds the model, adapters, optimizer and data for this rank. With write_run_dir, rank 0
@@ -105,6 +128,9 @@ int stages_eval(Trainer *tr, int use_adapter, int split, EvalSums out[EVAL_COUNT
 
 /* The whole curriculum: stage by stage, evaluation and checkpoint at every stage end. */
 int stages_run(Trainer *tr, const TrainOptions *opt, Err *e);
+
+/* After checkpoint number tr->checkpoints_written is committed in `dir`: the flip@N fault. */
+int train_after_checkpoint(Trainer *tr, const char *dir, Err *e);
 
 /* Runs the whole job. Every rank calls it. Returns 0, or -1 with e filled on the rank(s) that
  * failed; setup errors are agreed collectively so every rank returns -1 together. */
