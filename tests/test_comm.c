@@ -9,8 +9,10 @@
 #include "testlib.h"
 #include "util.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 /* Gathers one u64 per rank onto every rank: each rank fills its own slot, the rest are zero,
@@ -273,12 +275,66 @@ static int finish(Comm *c) {
     return tl_failed == 0 && tl_passed > 0 ? 0 : 1;
 }
 
+/* comm_sum_exact_*: the same parts, spread over the ranks in two different ways (sliced, and
+ * all on the last rank), give the same bits, equal to the exact sum rounded; a NaN anywhere is
+ * reported on every rank. */
+static void test_exact(Comm *c) {
+    enum { P = 7, N = 1000 };
+    static float parts[P][N];
+    static double dparts[P][N];
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    for (int p = 0; p < P; p++)
+        for (int i = 0; i < N; i++) { /* magnitudes from 1e-9 to 1e3, both signs */
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            double m = (double)(x >> 11) / 9007199254740992.0;
+            double v = (m - 0.5) * pow(10.0, (double)(i % 13) - 9.0);
+            parts[p][i] = (float)v;
+            dparts[p][i] = v;
+        }
+    int64_t first, count;
+    comm_slice(P, c->rank, c->size, &first, &count);
+    int64_t *acc = xmalloc(sizeof(int64_t) * N, "acc");
+    float *a = xmalloc(sizeof(float) * N, "a"), *b = xmalloc(sizeof(float) * N, "b");
+    double *da = xmalloc(sizeof(double) * N, "da"), *db = xmalloc(sizeof(double) * N, "db");
+    int ok1 = comm_sum_exact_f32(c, parts[first], count, N, N, P, acc, a);
+    const int last = c->rank == c->size - 1;
+    int ok2 = comm_sum_exact_f32(c, parts[0], last ? P : 0, N, N, P, acc, b);
+    int ok3 = comm_sum_exact_f64(c, dparts[first], count, N, N, P, acc, da);
+    int ok4 = comm_sum_exact_f64(c, dparts[0], last ? P : 0, N, N, P, acc, db);
+    CHECK(ok1 && ok2 && ok3 && ok4, "finite parts report finite");
+    CHECK(memcmp(a, b, sizeof(float) * N) == 0, "rank %d: f32 exact sum depends on the split",
+          c->rank);
+    CHECK(memcmp(da, db, sizeof(double) * N) == 0, "rank %d: f64 exact sum depends on the split",
+          c->rank);
+    int bad = 0;
+    for (int i = 0; i < N; i++) {
+        long double want = 0, mag = 0;
+        for (int p = 0; p < P; p++) want += parts[p][i], mag += fabsl((long double)parts[p][i]);
+        /* one rounding to float of a sum exact to ~2^-55 of the largest element */
+        if (fabsl((long double)a[i] - want) > 6e-8L * fabsl(want) + 1e-15L * 1e3L) bad++;
+    }
+    CHECK(bad == 0, "rank %d: %d of %d exact f32 sums off the long-double reference", c->rank, bad,
+          N);
+    /* uint64 hash equality across ranks: every rank holds the same bits */
+    CHECK(comm_all_equal_u64(c, hash_fnv1a64(a, sizeof(float) * N, 0)), "ranks agree");
+    if (c->rank == 0) parts[first][3] = NAN; /* rank 0 owns part 0 */
+    int ok5 = comm_sum_exact_f32(c, parts[first], count, N, N, P, acc, a);
+    CHECK(!ok5, "rank %d: a NaN on rank 0 is reported here", c->rank);
+    parts[0][3] = 1.0f;
+    xfree(acc);
+    xfree(a);
+    xfree(b);
+    xfree(da);
+    xfree(db);
+}
+
 int main(int argc, char **argv) {
     Comm c;
     comm_init(&c, &argc, &argv);
     test_ranks(&c);
     test_sums(&c);
     test_broadcast(&c);
+    test_exact(&c);
     test_all_equal(&c);
     test_slice();
     test_large(&c);
