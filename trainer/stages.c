@@ -571,8 +571,8 @@ int stages_run(Trainer *tr, const TrainOptions *opt, Err *e) {
         char rel[256], dir[CFG_PATH_MAX + 300];
         int was_ranks = 0, rank0 = tr->comm->rank == 0;
         /* every rank verifies; rank 0 alone rewrites the manifest after a fallback */
-        int failed = manifest_pick(tr->cfg->run.dir, opt->fallback, rank0, !rank0, rel,
-                                   sizeof rel, &was_ranks, e) != 0;
+        int failed = manifest_pick(tr->cfg->run.dir, opt->fallback, rank0, !rank0, rel, sizeof rel,
+                                   &was_ranks, e) != 0;
         int bad = comm_first_failure(tr->comm, failed);
         if (bad >= 0) {
             if (tr->comm->rank != bad) e->msg[0] = '\0';
