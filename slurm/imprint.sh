@@ -9,8 +9,14 @@
 # Two minutes before the time limit Slurm sends USR1 to this script (--signal=B:USR1@120); it
 # is passed on to every task, the ranks agree on a stop step, write a checkpoint and exit with 3,
 # and the script requeues the job. A requeued job keeps its job id, finds the run directory's
-# manifest and resumes (--resume) from the newest checkpoint. scancel/preemption (TERM) is
-# handled the same way.
+# manifest and resumes (--resume --fallback) from the newest checkpoint whose checksums verify
+# (a corrupted newest one is skipped and listed under "discarded" in the manifest; set
+# IMPRINT_RESUME_FALLBACK=0 to fail instead). scancel/preemption (TERM) is handled the same way.
+# A rank that dies ends the job (srun --kill-on-bad-exit); one that hangs is ended by the
+# collective watchdog after run.watchdog seconds (exit 4).
+#
+# GPU nodes: enable the --gpus-per-node line below (one GPU per task; each rank takes the GPU
+# of its node-local rank, found with MPI_Comm_split_type).
 #SBATCH --job-name=imprint
 #SBATCH --signal=B:USR1@120
 #SBATCH --requeue
@@ -18,6 +24,7 @@
 #SBATCH --nodes=1
 #SBATCH --ntasks-per-node=2
 #SBATCH --cpus-per-task=1
+##SBATCH --gpus-per-node=2
 #SBATCH --time=01:00:00
 #SBATCH --output=imprint-%x-%j.out
 set -euo pipefail
@@ -33,6 +40,7 @@ if [ -n "${SLURM_ARRAY_TASK_ID:-}" ]; then
 fi
 if [ -f "$run_dir/manifest.json" ]; then
     extra=(--resume "$run_dir" "${extra[@]:2}") # a requeued job: continue its own run
+    [ "${IMPRINT_RESUME_FALLBACK:-1}" = 0 ] || extra+=(--fallback)
 fi
 export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-1}
 # --mpi: pmix where Slurm was built with it (srun --mpi=list); set IMPRINT_SRUN_MPI otherwise
