@@ -53,7 +53,6 @@ int main(int argc, char **argv) {
     if (threads < 1 || steps < 1 || warmup < 0 || B < 1 || T < 1 || T > 1024 || rank < 1)
         die("bad option value");
     omp_set_num_threads(threads);
-    openblas_set_num_threads(1); /* sgemm() threads over blocks itself */
 
     GPT2Config cfg = {12, 12, 768, 50257, 1024, 1e-5f};
     GPT2 m;

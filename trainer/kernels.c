@@ -9,16 +9,23 @@
 
 /* ---- matrix products ------------------------------------------------------------------- */
 
+static int blocks_of(int dim) {
+    int n = (dim + SGEMM_BLOCK - 1) / SGEMM_BLOCK;
+    return n < SGEMM_MAX_BLOCKS ? n : SGEMM_MAX_BLOCKS;
+}
+
 void sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
            const float *B, int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
-    const int by_rows = M >= N, dim = by_rows ? M : N;
-    /* blocks of SGEMM_BLOCK, at most SGEMM_MAX_BLOCKS of them (each block packs the other
-     * operand again): a function of the shape alone */
-    int nblk = (dim + SGEMM_BLOCK - 1) / SGEMM_BLOCK;
-    if (nblk > SGEMM_MAX_BLOCKS) nblk = SGEMM_MAX_BLOCKS;
-    const int size = (dim + nblk - 1) / nblk;
-    nblk = (dim + size - 1) / size;
+    /* blocks of about SGEMM_BLOCK, at most SGEMM_MAX_BLOCKS, a function of the shape alone.
+     * Each block packs the whole other operand again, so cut the dimension whose extra packing
+     * is smaller: row blocks repack op(B) (K x N), column blocks repack op(A) (M x K). */
+    const int nblk_rows = blocks_of(M), nblk_cols = blocks_of(N);
+    const double extra_rows = (double)(nblk_rows - 1) * K * N;
+    const double extra_cols = (double)(nblk_cols - 1) * M * K;
+    const int by_rows = extra_rows <= extra_cols, dim = by_rows ? M : N;
+    const int nb = by_rows ? nblk_rows : nblk_cols, size = (dim + nb - 1) / nb;
+    const int nblk = (dim + size - 1) / size;
 #pragma omp parallel for schedule(static)
     for (int b = 0; b < nblk; b++) {
         const int o = b * size, n = dim - o < size ? dim - o : size;

@@ -14,14 +14,14 @@
 
 /* C[M, N] = alpha * op(A)[M, K] @ op(B)[K, N] + beta * C, row-major, as cblas_sgemm (trans_a,
  * trans_b: CblasNoTrans or CblasTrans). The product is cut into blocks of about SGEMM_BLOCK
- * rows (or columns, when N > M), at most SGEMM_MAX_BLOCKS, that depend only on the shape; each
- * block is one single-threaded BLAS call, and the blocks are spread over OpenMP threads. Every
- * element therefore comes from the same call on the same operands whatever the thread count. A
- * multi-threaded BLAS call does not promise that: OpenBLAS's Haswell kernels give different bits
- * for the same element when a call is partitioned over 1 or 2 threads. BLAS itself must run
- * single-threaded (openblas_set_num_threads(1); inside a parallel region OpenBLAS's OpenMP build
- * is). */
-#define SGEMM_BLOCK      64
+ * rows or columns (at most SGEMM_MAX_BLOCKS; the dimension whose blocks repack less data) that
+ * depend only on the shape; each block is one BLAS call on one thread, and the blocks are
+ * spread over OpenMP threads. Every element therefore comes from the same call on the same
+ * operands whatever the thread count. A multi-threaded BLAS call does not promise that:
+ * OpenBLAS's Haswell kernels give different bits for the same element when a call is
+ * partitioned over 1 or 2 threads. Inside the parallel region OpenBLAS's OpenMP build runs each
+ * call on one thread; with one OpenMP thread it follows omp_get_max_threads() = 1. */
+#define SGEMM_BLOCK      128
 #define SGEMM_MAX_BLOCKS 64
 void sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
            const float *B, int ldb, float beta, float *C, int ldc);

@@ -31,9 +31,9 @@
 /* ---- setup --------------------------------------------------------------------------------- */
 
 static void set_threads(const Config *cfg, const Comm *comm) {
-    /* OpenMP threads do the parallel work; each BLAS call runs on one thread (sgemm() in
-     * kernels.h spreads fixed blocks over the threads, so the bits do not depend on their count) */
-    openblas_set_num_threads(1);
+    /* OpenMP threads do the parallel work. sgemm() (kernels.h) spreads fixed blocks over them,
+     * and OpenBLAS's OpenMP build runs each call inside the parallel region on one thread. (Its
+     * openblas_set_num_threads() would also set the OpenMP thread count, so it is not called.) */
     int n = cfg->run.threads;
     if (n <= 0 && getenv("OMP_NUM_THREADS")) return; /* the user decided */
     if (n <= 0) {
