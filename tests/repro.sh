@@ -6,6 +6,7 @@
 #       same bytes; the manifest records the mode;
 #   R3  a run stopped mid-stage (SIGUSR1) and resumed ends identical to an uninterrupted one,
 #       also when it resumes on a different rank count (R2), and the resume says so.
+#   R3 also for token-file runs (imprint train on data.path, and imprint pretrain).
 # Plus: in "rank-count" mode the rank count does change the bits (so R2 is not vacuous).
 set -euo pipefail
 BIN=${IMPRINT_BIN:-build/imprint}
@@ -86,6 +87,21 @@ check "same_run '$T/inv1' '$T/r3same'" "R3: stopped on 2 ranks, resumed on 4: id
 IMPRINT_FAULT=signal@3 train 1 "$T/r3b" "${INV[@]}" >"$T/stop.log" 2>&1 || true
 train 1 "$T/r3b" "${INV[@]}" --resume "$T/r3b"
 check "same_run '$T/inv2' '$T/r3b'" "R3: stopped and resumed on 1 rank: identical to the 2-rank run"
+
+# ---- R3 for token-file runs: LoRA (train) and every tensor (pretrain) ----------------------------
+for cmd in train pretrain; do
+    tok=(--set 'data.format="bytes"' --set run.steps=12 --set run.checkpoint_every=0 --quiet)
+    "$MPIRUN" --oversubscribe -np 2 "$BIN" "$cmd" configs/tiny.cfg --set "run.dir=\"$T/$cmd-ref\"" "${tok[@]}"
+    IMPRINT_FAULT=signal@5 "$MPIRUN" --oversubscribe -np 2 "$BIN" "$cmd" configs/tiny.cfg \
+        --set "run.dir=\"$T/$cmd-stop\"" "${tok[@]}" >"$T/stop.log" 2>&1 && rc=0 || rc=$?
+    check "[ $rc = 3 ] && [ -d '$T/$cmd-stop/checkpoints/step-000005' ]" "$cmd: a token-file run stops after step 5 with a checkpoint, exit 3"
+    "$MPIRUN" --oversubscribe -np 2 "$BIN" "$cmd" configs/tiny.cfg --set "run.dir=\"$T/$cmd-stop\"" \
+        "${tok[@]}" --resume "$T/$cmd-stop"
+    w=adapter.safetensors
+    [ "$cmd" = pretrain ] && w=model.safetensors
+    check "cmp -s '$T/$cmd-ref/checkpoints/step-000012/$w' '$T/$cmd-stop/checkpoints/step-000012/$w' && cmp -s '$T/$cmd-ref/checkpoints/step-000012/optim.safetensors' '$T/$cmd-stop/checkpoints/step-000012/optim.safetensors'" \
+        "$cmd: stopped and resumed token-file run ends byte-identical"
+done
 
 echo "repro: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -32,30 +32,6 @@
 #include "train.h"
 #include "weights.h"
 
-/* ---- stop signals -----------------------------------------------------------------------------
- */
-
-/* SIGUSR1 (Slurm's warning before the time limit, with --signal) and SIGTERM (preemption, scancel)
- * ask the run to stop. A signal handler can only set a flag; the flag is process-wide state by
- * nature, so it is the one global here. After every step the ranks agree (all-reduce max) on
- * whether any of them was signalled, finish that step together, write a mid-stage checkpoint and
- * exit with TRAIN_EXIT_REQUEUE. */
-static volatile sig_atomic_t stop_requested;
-
-static void on_stop_signal(int sig) {
-    (void)sig;
-    stop_requested = 1;
-}
-
-static void install_stop_handlers(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGUSR1, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
-
 /* ---- setup ------------------------------------------------------------------------------------
  */
 
@@ -565,7 +541,7 @@ int stages_run(Trainer *tr, const TrainOptions *opt, Err *e) {
     TrainState st = {.seed = tr->cfg->seed, .stage = -1};
     int first_stage = 0;
     int64_t first_k = 0; /* resuming inside a stage that a stop signal interrupted */
-    install_stop_handlers();
+    train_install_stop_handlers();
 
     if (opt->resume) {
         char rel[256], dir[CFG_PATH_MAX + 300];
@@ -620,8 +596,7 @@ int stages_run(Trainer *tr, const TrainOptions *opt, Err *e) {
             st.skipped_steps += s_.skipped;
             log_step(tr, &st, &s_, 1000.0 * (now_seconds() - t0), t_start, total);
             if (fault_planned(&tr->faults, FAULT_SIGNAL, st.step, tr->comm->rank)) raise(SIGUSR1);
-            uint64_t stop = stop_requested;
-            comm_allreduce_max_u64(tr->comm, &stop, 1);
+            int stop = train_stop_agreed(tr);
             if (stop && k + 1 < sc->steps) {
                 st.stage = s;
                 st.stage_steps = k + 1;

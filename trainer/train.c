@@ -14,9 +14,11 @@
 #include "train.h"
 
 #include <cblas.h>
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -269,6 +271,33 @@ void train_teardown(Trainer *tr) {
     xfree(tr->shard_stats);
     xfree(tr->exact_acc);
     xfree(tr->eval_parts);
+}
+
+/* ---- stop signals -----------------------------------------------------------------------------
+ */
+
+/* A signal handler can only set a flag; the flag is process-wide state by nature, so it is the
+ * one global here. */
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+void train_install_stop_handlers(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int train_stop_agreed(Trainer *tr) {
+    uint64_t stop = stop_requested;
+    comm_allreduce_max_u64(tr->comm, &stop, 1);
+    return stop != 0;
 }
 
 /* ---- checks and output ----------------------------------------------------------------------- */
@@ -575,13 +604,60 @@ static int validate_and_log(Trainer *tr, int64_t step, Err *e) {
     return 0;
 }
 
+/* --resume for token-file runs: the newest checkpoints/step-N (checkpoints are renamed into
+ * place whole, so every one there is complete): weights, AdamW moments and counters. */
+static int resume_token_run(Trainer *tr, TrainState *st, Err *e) {
+    const Config *cfg = tr->cfg;
+    char dir[CFG_PATH_MAX + 64], path[CFG_PATH_MAX + 128];
+    snprintf(dir, sizeof dir, "%s/checkpoints", cfg->run.dir);
+    DIR *d = opendir(dir);
+    long long best = -1;
+    if (d) {
+        for (struct dirent *de; (de = readdir(d));) {
+            long long n;
+            char tail;
+            if (sscanf(de->d_name, "step-%lld%c", &n, &tail) == 1 && n > best) best = n;
+        }
+        closedir(d);
+    }
+    if (best < 0)
+        return err_set(e, "--resume %s: no checkpoint in %s to resume from", cfg->run.dir, dir);
+    snprintf(dir, sizeof dir, "%s/checkpoints/step-%06lld", cfg->run.dir, best);
+    if (checkpoint_read_state(dir, st, e) != 0 || checkpoint_read_optim(dir, &tr->opt, e) != 0)
+        return -1;
+    if (tr->full) {
+        if (weights_load(&tr->model, dir, e) != 0) return -1;
+    } else {
+        snprintf(path, sizeof path, "%s/adapter.safetensors", dir);
+        if (lora_load(&tr->lora, path, e) != 0) return -1;
+    }
+    if (st->seed != cfg->seed)
+        return err_set(e, "%s: the checkpoint has seed %llu, the config %llu", dir,
+                       (unsigned long long)st->seed, (unsigned long long)cfg->seed);
+    if (tr->comm->rank == 0 && !tr->quiet) {
+        printf("resume: %s (step %lld)\n", dir, (long long)st->step);
+        fflush(stdout);
+    }
+    return 0;
+}
+
 static int train_loop(Trainer *tr, const TrainOptions *opt, Err *e) {
     const Config *cfg = tr->cfg;
-    TrainState st = {.seed = cfg->seed};
+    TrainState st = {.seed = cfg->seed, .stage = -1};
+    train_install_stop_handlers();
+    if (opt->resume) {
+        int failed = resume_token_run(tr, &st, e) != 0;
+        int bad = comm_first_failure(tr->comm, failed);
+        if (bad >= 0) {
+            if (tr->comm->rank != bad) e->msg[0] = '\0';
+            return -1;
+        }
+    }
     double t_start = now_seconds(), t_last = t_start;
+    const int64_t first = st.step;
 
-    if (tr->val.raw && validate_and_log(tr, 0, e) != 0) return -1; /* the starting point */
-    for (int64_t step = 0; step < cfg->run.steps; step++) {
+    if (tr->val.raw && first == 0 && validate_and_log(tr, 0, e) != 0) return -1; /* the start */
+    for (int64_t step = first; step < cfg->run.steps; step++) {
         StepStats s;
         if (train_step(tr, step, &s, e) != 0) return -1;
         st.step = step + 1;
@@ -606,7 +682,8 @@ static int train_loop(Trainer *tr, const TrainOptions *opt, Err *e) {
                        "update (optim.nonfinite = \"skip\"; %lld skipped so far)\n",
                        (long long)st.step, cfg->run.steps, (long long)st.skipped_steps);
             if (!opt->quiet && (st.step % cfg->run.log_every == 0 || st.step == cfg->run.steps)) {
-                double eta = (now - t_start) / st.step * (cfg->run.steps - st.step);
+                double eta =
+                    (now - t_start) / (double)(st.step - first) * (cfg->run.steps - st.step);
                 printf("step %5lld/%d | loss %.4f | lr %.3e | norm %.4f | %7.0f tok/s | "
                        "%7.1f ms/step | eta %.0fs\n",
                        (long long)st.step, cfg->run.steps, s.loss, s.lr, s.grad_norm, tok_s, ms,
@@ -620,6 +697,16 @@ static int train_loop(Trainer *tr, const TrainOptions *opt, Err *e) {
                    (last || (cfg->run.eval_every > 0 && st.step % cfg->run.eval_every == 0));
         if (eval && validate_and_log(tr, st.step, e) != 0) return -1;
         if ((last || periodic) && save_checkpoint(tr, &st, e) != 0) return -1;
+        if (fault_planned(&tr->faults, FAULT_SIGNAL, st.step, tr->comm->rank)) raise(SIGUSR1);
+        if (!last && train_stop_agreed(tr)) {
+            if (!periodic && save_checkpoint(tr, &st, e) != 0) return -1;
+            if (tr->comm->rank == 0) {
+                printf("stop requested: checkpoint after step %lld; resume with --resume %s\n",
+                       (long long)st.step, cfg->run.dir);
+                fflush(stdout);
+            }
+            return TRAIN_STOPPED;
+        }
     }
     return 0;
 }

@@ -129,6 +129,13 @@ int stages_eval(Trainer *tr, int use_adapter, int split, EvalSums out[EVAL_COUNT
 /* The whole curriculum: stage by stage, evaluation and checkpoint at every stage end. */
 int stages_run(Trainer *tr, const TrainOptions *opt, Err *e);
 
+/* Stop signals: SIGUSR1 (Slurm's warning before the time limit, with --signal) and SIGTERM
+ * (preemption, scancel) ask the run to stop. train_stop_agreed, called by every rank after every
+ * step, all-reduces the request, so all ranks stop after the same step; the run then writes a
+ * checkpoint and returns TRAIN_STOPPED. */
+void train_install_stop_handlers(void);
+int train_stop_agreed(Trainer *tr);
+
 /* After checkpoint number tr->checkpoints_written is committed in `dir`: the flip@N fault. */
 int train_after_checkpoint(Trainer *tr, const char *dir, Err *e);
 
