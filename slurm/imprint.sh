@@ -9,7 +9,7 @@
 # Two minutes before the time limit Slurm sends USR1 to this script (--signal=B:USR1@120); it
 # is passed on to every task, the ranks agree on a stop step, write a checkpoint and exit with 3,
 # and the script requeues the job. A requeued job keeps its job id, finds the run directory's
-# manifest and resumes (--resume --fallback) from the newest checkpoint whose checksums verify
+# manifest (or token-file checkpoints) and resumes (--resume --fallback) from the newest checkpoint whose checksums verify
 # (a corrupted newest one is skipped and listed under "discarded" in the manifest; set
 # IMPRINT_RESUME_FALLBACK=0 to fail instead). scancel/preemption (TERM) is handled the same way.
 # A rank that dies ends the job (srun --kill-on-bad-exit); one that hangs is ended by the
@@ -38,7 +38,7 @@ if [ -n "${SLURM_ARRAY_TASK_ID:-}" ]; then
     base_seed=$("$bin" config "$config" "$@" | sed -n 's/^seed = \([0-9]*\).*/\1/p')
     extra+=(--set "seed=$((base_seed + SLURM_ARRAY_TASK_ID))")
 fi
-if [ -f "$run_dir/manifest.json" ]; then
+if [ -f "$run_dir/manifest.json" ] || [ -d "$run_dir/checkpoints" ]; then
     extra=(--resume "$run_dir" "${extra[@]:2}") # a requeued job: continue its own run
     [ "${IMPRINT_RESUME_FALLBACK:-1}" = 0 ] || extra+=(--fallback)
 fi
