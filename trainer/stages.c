@@ -466,9 +466,6 @@ static int manifest_pick(const char *run_dir, int fallback, int rewrite, int qui
 
 /* ---- the run --------------------------------------------------------------------------------- */
 
-/* How long the other ranks may wait for rank 0 to write a checkpoint (watchdog). */
-#define CHECKPOINT_WAIT_S 600.0
-
 static int stage_checkpoint(Trainer *tr, TrainState *st, const EvalSums *adapter, Err *e) {
     uint64_t h;
     if (train_ranks_agree(tr, st->step, &h, e) != 0) return -1;
@@ -500,12 +497,7 @@ static int stage_checkpoint(Trainer *tr, TrainState *st, const EvalSums *adapter
                    (unsigned long long)h, tr->comm->size, tr->comm->size == 1 ? "" : "s");
         if (!failed) failed = train_after_checkpoint(tr, dir, e) != 0;
     }
-    /* the others wait while rank 0 writes: give the watchdog room for a slow file system */
-    double wd = comm_watchdog(tr->comm, 0.0);
-    comm_watchdog(tr->comm, wd > 0 && wd < CHECKPOINT_WAIT_S ? CHECKPOINT_WAIT_S : wd);
-    int bad = comm_first_failure(tr->comm, failed);
-    comm_watchdog(tr->comm, wd);
-    return bad >= 0 ? -1 : 0;
+    return train_checkpoint_agreed(tr, failed);
 }
 
 static void log_step(Trainer *tr, const TrainState *st, const StepStats *s, double ms,
@@ -549,11 +541,7 @@ int stages_run(Trainer *tr, const TrainOptions *opt, Err *e) {
         /* every rank verifies; rank 0 alone rewrites the manifest after a fallback */
         int failed = manifest_pick(tr->cfg->run.dir, opt->fallback, rank0, !rank0, rel, sizeof rel,
                                    &was_ranks, e) != 0;
-        int bad = comm_first_failure(tr->comm, failed);
-        if (bad >= 0) {
-            if (tr->comm->rank != bad) e->msg[0] = '\0';
-            return -1;
-        }
+        if (train_failure_agreed(tr->comm, failed, e) != 0) return -1;
         if (rank0 && was_ranks > 0 && was_ranks != tr->comm->size && !tr->quiet)
             printf("resume: the checkpoint was written on %d rank%s, the run goes on with %d; %s\n",
                    was_ranks, was_ranks == 1 ? "" : "s", tr->comm->size,

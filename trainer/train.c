@@ -315,6 +315,21 @@ int train_ranks_agree(Trainer *tr, int64_t step, uint64_t *hash, Err *e) {
     return 0;
 }
 
+int train_checkpoint_agreed(Trainer *tr, int failed) {
+    double wd = comm_watchdog(tr->comm, 0.0);
+    comm_watchdog(tr->comm, wd > 0 && wd < CHECKPOINT_WAIT_S ? CHECKPOINT_WAIT_S : wd);
+    int bad = comm_first_failure(tr->comm, failed);
+    comm_watchdog(tr->comm, wd);
+    return bad >= 0 ? -1 : 0;
+}
+
+int train_failure_agreed(Comm *comm, int failed, Err *e) {
+    int bad = comm_first_failure(comm, failed);
+    if (bad < 0) return 0;
+    if (comm->rank != bad) e->msg[0] = '\0';
+    return -1;
+}
+
 int train_after_checkpoint(Trainer *tr, const char *dir, Err *e) {
     tr->checkpoints_written++;
     if (!fault_planned(&tr->faults, FAULT_FLIP, tr->checkpoints_written, 0)) return 0;
@@ -346,11 +361,7 @@ static int save_checkpoint(Trainer *tr, const TrainState *st, Err *e) {
                    (unsigned long long)h, tr->comm->size, tr->comm->size == 1 ? "" : "s");
         if (!failed) failed = train_after_checkpoint(tr, dir, e) != 0;
     }
-    double wd = comm_watchdog(tr->comm, 0.0); /* the others wait while rank 0 writes */
-    comm_watchdog(tr->comm, wd > 0 && wd < 600.0 ? 600.0 : wd);
-    int bad = comm_first_failure(tr->comm, failed);
-    comm_watchdog(tr->comm, wd);
-    return bad >= 0 ? -1 : 0;
+    return train_checkpoint_agreed(tr, failed);
 }
 
 static void print_banner(const Trainer *tr) {
@@ -646,12 +657,7 @@ static int train_loop(Trainer *tr, const TrainOptions *opt, Err *e) {
     TrainState st = {.seed = cfg->seed, .stage = -1};
     train_install_stop_handlers();
     if (opt->resume) {
-        int failed = resume_token_run(tr, &st, e) != 0;
-        int bad = comm_first_failure(tr->comm, failed);
-        if (bad >= 0) {
-            if (tr->comm->rank != bad) e->msg[0] = '\0';
-            return -1;
-        }
+        if (train_failure_agreed(tr->comm, resume_token_run(tr, &st, e) != 0, e) != 0) return -1;
     }
     double t_start = now_seconds(), t_last = t_start;
     const int64_t first = st.step;
@@ -714,12 +720,8 @@ static int train_loop(Trainer *tr, const TrainOptions *opt, Err *e) {
 int train_run(const Config *cfg, Comm *comm, const TrainOptions *opt, Err *e) {
     Trainer tr;
     set_threads(cfg, comm);
-    int failed = train_setup(&tr, cfg, comm, opt, 1, e) != 0;
-    int first_bad = comm_first_failure(comm, failed);
     int rc = 0;
-    if (first_bad >= 0) {
-        /* only the lowest failing rank keeps its message; the others stay quiet */
-        if (comm->rank != first_bad) e->msg[0] = '\0';
+    if (train_failure_agreed(comm, train_setup(&tr, cfg, comm, opt, 1, e) != 0, e) != 0) {
         rc = -1;
     } else {
         if (comm->rank == 0 && !opt->quiet) print_banner(&tr);

@@ -139,6 +139,15 @@ int train_stop_agreed(Trainer *tr);
 /* After checkpoint number tr->checkpoints_written is committed in `dir`: the flip@N fault. */
 int train_after_checkpoint(Trainer *tr, const char *dir, Err *e);
 
+/* Collective, after rank 0 wrote a checkpoint (failed: its outcome): the others wait for it with
+ * the watchdog widened to CHECKPOINT_WAIT_S for a slow file system. -1 when rank 0 failed. */
+#define CHECKPOINT_WAIT_S 600.0
+int train_checkpoint_agreed(Trainer *tr, int failed);
+
+/* Collective agreement on a local failure: -1 on every rank when any failed, and only the
+ * lowest failing rank keeps its message (printed once). */
+int train_failure_agreed(Comm *comm, int failed, Err *e);
+
 /* Runs the whole job. Every rank calls it. Returns 0, or -1 with e filled on the rank(s) that
  * failed; setup errors are agreed collectively so every rank returns -1 together. */
 int train_run(const Config *cfg, Comm *comm, const TrainOptions *opt, Err *e);
