@@ -7,6 +7,7 @@
  * whole job. MPI counts are int, so buffers longer than COMM_MPI_MAX_CHUNK elements are
  * reduced in fixed chunks (the chunking depends only on n, so results stay deterministic).
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, nanosleep */
 #include "comm.h"
 
 #if defined(IMPRINT_WITH_CUDA)

@@ -161,9 +161,6 @@ const char *chainlib_hash(const ChainLib *lib);
 /* Slot value of `tuple` (NULL if out of range or unknown slot). */
 const char *chain_value(const Chain *ch, int tuple, const char *slot);
 
-/* SHA-256 of data[0..n) as 64 lower-case hex characters + NUL. */
-void sha256_hex(const void *data, size_t n, char out[65]);
-
 /* ---- rendering ------------------------------------------------------------------------------ */
 
 /* Per-byte labels, ordered by priority: a token's role is the highest role among its bytes

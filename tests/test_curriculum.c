@@ -21,6 +21,7 @@
 
 #include "curriculum.h"
 #include "library.h"
+#include "sha256.h"
 #include "testlib.h"
 #include "variants.h"
 

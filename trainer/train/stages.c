@@ -29,6 +29,7 @@
 #endif
 
 #include "checkpoint.h"
+#include "sha256.h"
 #include "train.h"
 #include "weights.h"
 
