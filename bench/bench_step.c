@@ -48,10 +48,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--rank"))
             rank = v;
         else
-            die("unknown option %s (see the comment at the top of bench/bench_step.c)", argv[i]);
+            fatal("unknown option %s (see the comment at the top of bench/bench_step.c)", argv[i]);
     }
     if (threads < 1 || steps < 1 || warmup < 0 || B < 1 || T < 1 || T > 1024 || rank < 1)
-        die("bad option value");
+        fatal("bad option value");
     omp_set_num_threads(threads);
 
     GPT2Config cfg = {12, 12, 768, 50257, 1024, 1e-5f};
@@ -83,7 +83,7 @@ int main(int argc, char **argv) {
         Batch b = {inputs, targets, weights, B, T, 0, (uint64_t)s, 1};
         Err e;
         double t0 = now_seconds();
-        if (gpt2_forward(&m, &lo, &b, &e) != 0) die("%s", e.msg);
+        if (gpt2_forward(&m, &lo, &b, &e) != 0) fatal("%s", e.msg);
         loss = (float)(gpt2_loss(&m, &b) / n);
         lora_zero_grad(&lo);
         gpt2_backward(&m, &lo, &b, 1.0f / n);

@@ -137,7 +137,7 @@ double comm_watchdog(Comm *c, double seconds) {
     if (seconds > 0 && !m->wd.started) {
         m->wd.rank = c->rank;
         if (pthread_create(&m->wd.thread, NULL, watchdog_main, &m->wd) != 0)
-            die("rank %d: cannot start the watchdog thread", c->rank);
+            fatal("rank %d: cannot start the watchdog thread", c->rank);
         m->wd.started = 1;
     }
     return before;
@@ -167,7 +167,7 @@ int comm_init(Comm *c, int *argc, char ***argv) {
     int initialized = 0, finalized = 0;
     MPI_CHECK(-1, MPI_Initialized, &initialized);
     MPI_CHECK(-1, MPI_Finalized, &finalized);
-    if (finalized) die("comm_init: MPI was already finalised; comm_init must come first");
+    if (finalized) fatal("comm_init: MPI was already finalised; comm_init must come first");
 
     CommMpi *m = xmalloc(sizeof *m, "MPI communicator state");
     memset(m, 0, sizeof *m);
@@ -193,7 +193,7 @@ int comm_init_self(Comm *c) {
     memset(c, 0, sizeof *c);
     int initialized = 0;
     MPI_CHECK(-1, MPI_Initialized, &initialized);
-    if (!initialized) die("comm_init_self: call comm_init first");
+    if (!initialized) fatal("comm_init_self: call comm_init first");
     CommMpi *m = xmalloc(sizeof *m, "MPI communicator state");
     memset(m, 0, sizeof *m);
     m->world = MPI_COMM_SELF;
@@ -320,7 +320,7 @@ int comm_first_failure(Comm *c, int failed) {
 
 void comm_slice(int64_t total, int rank, int size, int64_t *first, int64_t *count) {
     if (total < 0 || size < 1 || rank < 0 || rank >= size)
-        die("comm_slice: bad arguments total=%lld rank=%d size=%d (internal error)",
+        fatal("comm_slice: bad arguments total=%lld rank=%d size=%d (internal error)",
             (long long)total, rank, size);
     /* r*total needs up to 94 bits for any int64 total and int rank: exact in 128 bits. */
     __extension__ typedef unsigned __int128 u128;

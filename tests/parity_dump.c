@@ -22,11 +22,11 @@
 enum { L = 3, NH = 4, C = 32, V = 97, STEPS = 6, MAX_BT = 3 * 136 };
 
 static void fail(const Err *e) {
-    die("%s", e->msg);
+    fatal("%s", e->msg);
 }
 
 int main(int argc, char **argv) {
-    if (argc != 3) die("usage: parity_dump OUTDIR qkvo|qv-rslora|full|long");
+    if (argc != 3) fatal("usage: parity_dump OUTDIR qkvo|qv-rslora|full|long");
     const char *out = argv[1], *which = argv[2];
     const int is_long = !strcmp(which, "long");
     const int B = is_long ? 1 : 3, T = is_long ? 136 : 16, CTX = is_long ? 136 : 24;

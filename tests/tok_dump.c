@@ -26,12 +26,12 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "train") == 0) {
         size_t n;
         char *text = file_read_all(argv[2], &n, &e);
-        if (!text) die("%s", e.msg);
+        if (!text) fatal("%s", e.msg);
         Tokenizer *t;
         double t0 = now_seconds();
-        if (tok_train(&t, text, n, atoi(argv[3]), &e)) die("%s", e.msg);
+        if (tok_train(&t, text, n, atoi(argv[3]), &e)) fatal("%s", e.msg);
         double dt = now_seconds() - t0;
-        if (tok_save_dir(t, argv[4], &e)) die("%s", e.msg);
+        if (tok_save_dir(t, argv[4], &e)) fatal("%s", e.msg);
         printf("trained %d tokens (%d merges) on %zu bytes in %.2f s\n", tok_vocab_size(t),
                tok_num_merges(t), n, dt);
         tok_free(t);
@@ -39,15 +39,15 @@ int main(int argc, char **argv) {
         return 0;
     }
     Tokenizer *t;
-    if (tok_load(&t, argv[2], argv[3], &e)) die("%s", e.msg);
+    if (tok_load(&t, argv[2], argv[3], &e)) fatal("%s", e.msg);
     int rc = 0;
     if (strcmp(cmd, "encode") == 0 || strcmp(cmd, "bench") == 0) {
         size_t n, nid;
         char *text = file_read_all(argv[4], &n, &e);
-        if (!text) die("%s", e.msg);
+        if (!text) fatal("%s", e.msg);
         int32_t *ids;
         double t0 = now_seconds();
-        if (tok_encode(t, text, n, &ids, &nid, &e)) die("%s", e.msg);
+        if (tok_encode(t, text, n, &ids, &nid, &e)) fatal("%s", e.msg);
         double dt = now_seconds() - t0;
         if (cmd[0] == 'e') {
             for (size_t i = 0; i < nid; i++) printf("%d\n", (int)ids[i]);
@@ -61,7 +61,7 @@ int main(int argc, char **argv) {
         if (argc < 6) return usage();
         size_t n;
         char *txt = file_read_all(argv[4], &n, &e);
-        if (!txt) die("%s", e.msg);
+        if (!txt) fatal("%s", e.msg);
         size_t cap = 1024, nid = 0;
         int32_t *ids = malloc(cap * sizeof *ids);
         char *p = txt, *end;
@@ -74,13 +74,13 @@ int main(int argc, char **argv) {
         }
         char *out;
         size_t len;
-        if (tok_decode(t, ids, nid, &out, &len, &e)) die("%s", e.msg);
-        if (file_write_atomic(argv[5], out, len, &e)) die("%s", e.msg);
+        if (tok_decode(t, ids, nid, &out, &len, &e)) fatal("%s", e.msg);
+        if (file_write_atomic(argv[5], out, len, &e)) fatal("%s", e.msg);
         free(out);
         free(ids);
         free(txt);
     } else if (strcmp(cmd, "save") == 0) {
-        if (tok_save_dir(t, argv[4], &e)) die("%s", e.msg);
+        if (tok_save_dir(t, argv[4], &e)) fatal("%s", e.msg);
     } else {
         rc = usage();
     }

@@ -77,7 +77,7 @@ static int external_build(ExternalSet *x, const ChainLib *lib, const Tokenizer *
                 if (need > cap) {
                     cap = 2 * need;
                     int32_t *grown = realloc(pool, sizeof(int32_t) * cap);
-                    if (!grown) die("out of memory building eval items");
+                    if (!grown) fatal("out of memory building eval items");
                     pool = grown;
                 }
                 if (f < 0) {

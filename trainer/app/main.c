@@ -14,6 +14,22 @@
 #include "train.h"
 #include "util.h"
 
+#include <stdarg.h>
+
+/* Prints "imprint: error: <msg>" to stderr and exits with status 1: only main() ends the process
+ * on a user's error. */
+static _Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void die(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("imprint: error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    fflush(stderr);
+    exit(1);
+}
+
 static const char *USAGE =
     "imprint — imprint reasoning trails into a transformer with attention-only LoRA\n"
     "\n"

@@ -94,7 +94,7 @@ int tool_tokenizer_train(int argc, char **argv, Err *e) {
             return -1;
         }
         char *grown = realloc(text, total + n + 1);
-        if (!grown) die("out of memory reading %s", o.pos[i]);
+        if (!grown) fatal("out of memory reading %s", o.pos[i]);
         text = grown;
         memcpy(text + total, part, n);
         total += n;
@@ -155,7 +155,7 @@ int tool_tokenize(int argc, char **argv, Err *e) {
             if (count + m + 1 > cap) {
                 cap = 2 * (count + m + 1);
                 uint16_t *grown = realloc(ids, sizeof(uint16_t) * cap);
-                if (!grown) die("out of memory tokenizing %s", o.pos[0]);
+                if (!grown) fatal("out of memory tokenizing %s", o.pos[0]);
                 ids = grown;
             }
             for (size_t i = 0; i < m; i++) ids[count++] = (uint16_t)doc[i];

@@ -4,6 +4,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "util.h"
 
+#include <cjson/cJSON.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -43,10 +45,10 @@ int err_prefix(Err *e, const char *fmt, ...) {
     return -1;
 }
 
-void die(const char *fmt, ...) {
+void fatal(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fputs("imprint: error: ", stderr);
+    fputs("imprint: fatal: ", stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
@@ -58,13 +60,19 @@ void *xmalloc(size_t bytes, const char *what) {
     size_t rounded = (bytes + 63) & ~(size_t)63;
     if (rounded == 0) rounded = 64;
     void *p = aligned_alloc(64, rounded);
-    if (!p) die("out of memory allocating %zu bytes for %s", bytes, what);
+    if (!p) fatal("out of memory allocating %zu bytes for %s", bytes, what);
     memset(p, 0, rounded);
     return p;
 }
 
 void xfree(void *p) {
     free(p);
+}
+
+void *xrealloc(void *p, size_t bytes, const char *what) {
+    void *q = realloc(p, bytes ? bytes : 1);
+    if (!q) fatal("out of memory growing %s to %zu bytes", what, bytes);
+    return q;
 }
 
 /* ---- files ---------------------------------------------------------------------------- */
@@ -178,26 +186,60 @@ int mkdir_p(const char *path, Err *e) {
     return 0;
 }
 
+int path_join(char *out, size_t cap, Err *e, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out, cap, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= cap)
+        return err_set(e, "%.200s...: a path of %d bytes is longer than the %zu this build allows; "
+                          "use a shorter run.dir or model path",
+                       out, n, cap - 1);
+    return 0;
+}
+
+cJSON *json_read_file(const char *path, Err *e) {
+    size_t n = 0;
+    char *text = file_read_all(path, &n, e);
+    if (!text) return NULL;
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(text, n, &end, 0);
+    if (!j) {
+        size_t at = end && end >= text ? (size_t)(end - text) : 0;
+        err_set(e, "%s: byte %zu: not valid JSON; check the file or write it again", path, at);
+    }
+    free(text);
+    return j;
+}
+
 /* ---- small helpers -------------------------------------------------------------------- */
 
-int edit_distance(const char *a, const char *b) {
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 255 || lb > 255) return 1 << 20;
-    int row[256];
-    for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
-    for (size_t i = 1; i <= la; i++) {
+int levenshtein(const void *a, size_t na, const void *b, size_t nb, size_t elem) {
+    const unsigned char *pa = a, *pb = b;
+    int small[256];
+    int *row = nb < 256 ? small : xmalloc(sizeof(int) * (nb + 1), "edit distance row");
+    for (size_t j = 0; j <= nb; j++) row[j] = (int)j;
+    for (size_t i = 1; i <= na; i++) {
         int diag = row[0];
         row[0] = (int)i;
-        for (size_t j = 1; j <= lb; j++) {
+        for (size_t j = 1; j <= nb; j++) {
             int up = row[j];
-            int best = diag + (a[i - 1] != b[j - 1]);
+            int best = diag + (memcmp(pa + (i - 1) * elem, pb + (j - 1) * elem, elem) != 0);
             if (up + 1 < best) best = up + 1;
             if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
             row[j] = best;
             diag = up;
         }
     }
-    return row[lb];
+    int d = row[nb];
+    if (row != small) xfree(row);
+    return d;
+}
+
+int edit_distance(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 255 || lb > 255) return 1 << 20;
+    return levenshtein(a, la, b, lb, 1);
 }
 
 uint64_t hash_fnv1a64(const void *data, size_t n, uint64_t h) {

@@ -34,13 +34,16 @@ int err_set(Err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prepends "prefix: " to an existing message (for adding context on the way up). */
 int err_prefix(Err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Prints "imprint: error: <msg>" to stderr and exits with status 1. For main() only. */
-_Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Out of memory or a broken internal invariant (never the user's input): prints
+ * "imprint: fatal: <msg>" to stderr and exits with status 1. Errors in input go through Err. */
+_Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Allocation that cannot fail quietly: prints what was being allocated and exits. Memory is
  * 64-byte aligned (one cache line, and what AVX-512 loads like) and zeroed. */
 void *xmalloc(size_t bytes, const char *what);
 void xfree(void *p);
+/* realloc that cannot fail quietly (not aligned, not zeroed; free with free() or xfree()). */
+void *xrealloc(void *p, size_t bytes, const char *what);
 
 /* ---- files ---------------------------------------------------------------------------- */
 
@@ -62,13 +65,27 @@ int atomic_commit(AtomicFile *af, Err *e); /* fflush + fsync + rename + fsync(di
 void atomic_abort(AtomicFile *af);         /* close and remove the temp file */
 int file_write_atomic(const char *path, const void *data, size_t n, Err *e);
 
+/* Reads and parses a JSON file; NULL with e filled ("path: byte N: not valid JSON") on failure.
+ * Free with cJSON_Delete. */
+typedef struct cJSON cJSON;
+cJSON *json_read_file(const char *path, Err *e);
+
+/* snprintf into a path buffer that refuses to truncate: -1 with e filled when the result does
+ * not fit in cap bytes. */
+int path_join(char *out, size_t cap, Err *e, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* mkdir -p. */
 int mkdir_p(const char *path, Err *e);
 int fsync_dir(const char *dir, Err *e);
 
 /* ---- small helpers -------------------------------------------------------------------- */
 
-/* Levenshtein distance, for "did you mean ...?" suggestions. */
+/* Levenshtein distance between two arrays of na and nb elements of elem bytes each (tokens,
+ * bytes): the one edit distance of the project. */
+int levenshtein(const void *a, size_t na, const void *b, size_t nb, size_t elem);
+/* Levenshtein distance of two short strings, for "did you mean ...?" suggestions (1 << 20 when
+ * either is longer than 255 bytes). */
 int edit_distance(const char *a, const char *b);
 
 /* FNV-1a 64-bit over bytes; used for quick consistency checks, never for security. */

@@ -24,8 +24,8 @@ void tensorset_init(TensorSet *s, int capacity) {
 }
 
 Tensor *tensorset_add(TensorSet *s, const char *name, int ndim, const int64_t *shape) {
-    if (s->count >= s->capacity) die("internal: tensor set full adding %s", name);
-    if (s->memory) die("internal: tensor %s added after allocation", name);
+    if (s->count >= s->capacity) fatal("internal: tensor set full adding %s", name);
+    if (s->memory) fatal("internal: tensor %s added after allocation", name);
     Tensor *t = &s->items[s->count++];
     memset(t, 0, sizeof *t);
     snprintf(t->name, sizeof t->name, "%s", name);

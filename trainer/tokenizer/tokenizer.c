@@ -367,7 +367,7 @@ static void tok_push(Tokenizer *t, char *str, uint32_t str_len, char *bytes, uin
     if (t->n_tok == t->cap_tok) {
         int cap = t->cap_tok ? 2 * t->cap_tok : 512;
         Token *p = realloc(t->tok, (size_t)cap * sizeof *p);
-        if (!p) die("out of memory growing the vocab");
+        if (!p) fatal("out of memory growing the vocab");
         t->tok = p;
         t->cap_tok = cap;
     }
@@ -383,7 +383,7 @@ static void merge_push(Tokenizer *t, int32_t a, int32_t b, int32_t r, int line) 
     if (t->n_merge == t->cap_merge) {
         int cap = t->cap_merge ? 2 * t->cap_merge : 512;
         Merge *p = realloc(t->merge, (size_t)cap * sizeof *p);
-        if (!p) die("out of memory growing the merges");
+        if (!p) fatal("out of memory growing the merges");
         t->merge = p;
         t->cap_merge = cap;
     }
@@ -443,7 +443,7 @@ static Tokenizer *tok_new(Err *e) {
     int jit = pcre2_jit_compile(t->re, PCRE2_JIT_COMPLETE) == 0;
     s->md = pcre2_match_data_create_from_pattern(t->re, NULL);
     s->mctx = pcre2_match_context_create(NULL);
-    if (!s->md || !s->mctx) die("out of memory creating PCRE2 match data");
+    if (!s->md || !s->mctx) fatal("out of memory creating PCRE2 match data");
     if (jit) {
         /* long runs of spaces backtrack through \s+(?!\S); give JIT room for them */
         s->jstack = pcre2_jit_stack_create(32 * 1024, 64 * 1024 * 1024, NULL);
@@ -613,7 +613,7 @@ static void idvec_push(IdVec *v, int32_t id) {
     if (v->n == v->cap) {
         size_t cap = v->cap ? 2 * v->cap : 256;
         int32_t *q = realloc(v->p, cap * sizeof *q);
-        if (!q) die("out of memory growing the token ids");
+        if (!q) fatal("out of memory growing the token ids");
         v->p = q;
         v->cap = cap;
     }
@@ -656,7 +656,7 @@ static void scratch_reserve(Scratch *s, size_t L) {
     s->touched = realloc(s->touched, cap * sizeof *s->touched);
     s->heap = realloc(s->heap, 3 * cap * sizeof *s->heap); /* L-1 pairs + 2 per merge */
     if (!s->sym || !s->prev || !s->next || !s->touched || !s->heap)
-        die("out of memory for a %zu-byte word", L);
+        fatal("out of memory for a %zu-byte word", L);
     s->wcap = cap;
 }
 
@@ -743,7 +743,7 @@ static void cache_insert(Cache *c, const char *key, size_t len, uint64_t h, cons
         size_t cap = c->kcap ? c->kcap : 4096;
         while (cap < c->kn + len) cap *= 2;
         char *p = realloc(c->kbuf, cap);
-        if (!p) die("out of memory growing the tokenizer cache");
+        if (!p) fatal("out of memory growing the tokenizer cache");
         c->kbuf = p;
         c->kcap = cap;
     }
@@ -751,7 +751,7 @@ static void cache_insert(Cache *c, const char *key, size_t len, uint64_t h, cons
         size_t cap = c->vcap ? c->vcap : 4096;
         while (cap < c->vn + n) cap *= 2;
         int32_t *p = realloc(c->vbuf, cap * sizeof *p);
-        if (!p) die("out of memory growing the tokenizer cache");
+        if (!p) fatal("out of memory growing the tokenizer cache");
         c->vbuf = p;
         c->vcap = cap;
     }
@@ -814,7 +814,7 @@ static int encode_common(const Tokenizer *t, const char *text, size_t len, int32
     IdVec v = {0};
     v.cap = len / 3 + 16;
     v.p = malloc(v.cap * sizeof *v.p);
-    if (!v.p) die("out of memory for token ids");
+    if (!v.p) fatal("out of memory for token ids");
     size_t pos = 0;
     if (special) {
         /* next occurrence of each special-token string at or after pos (len if none) */
@@ -822,7 +822,7 @@ static int encode_common(const Tokenizer *t, const char *text, size_t len, int32
         for (int i = 0; i < t->n_tok; i++) ns += t->tok[i].special;
         int32_t *sid = malloc(((size_t)ns + 1) * sizeof *sid);
         size_t *next = malloc(((size_t)ns + 1) * sizeof *next);
-        if (!sid || !next) die("out of memory encoding");
+        if (!sid || !next) fatal("out of memory encoding");
         ns = 0;
         for (int i = 0; i < t->n_tok; i++)
             if (t->tok[i].special) {
@@ -875,7 +875,7 @@ int tok_decode(const Tokenizer *t, const int32_t *ids, size_t n, char **out, siz
         total += t->tok[ids[i]].len;
     }
     char *buf = malloc(total + 1);
-    if (!buf) die("out of memory decoding %zu bytes", total);
+    if (!buf) fatal("out of memory decoding %zu bytes", total);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         memcpy(buf + k, t->tok[ids[i]].bytes, t->tok[ids[i]].len);
@@ -925,7 +925,7 @@ static void sbuf_put(Json *j, const char *s, size_t n) {
         size_t cap = j->scap ? 2 * j->scap : 256;
         while (cap < j->slen + n + 1) cap *= 2;
         char *q = realloc(j->sbuf, cap);
-        if (!q) die("out of memory reading JSON");
+        if (!q) fatal("out of memory reading JSON");
         j->sbuf = q;
         j->scap = cap;
     }
@@ -1108,7 +1108,7 @@ static int json_vocab(Json *j, VEntry **out, size_t *n_out) {
             if (n == cap) {
                 cap = cap ? 2 * cap : 1024;
                 VEntry *q = realloc(v, cap * sizeof *q);
-                if (!q) die("out of memory reading vocab.json");
+                if (!q) fatal("out of memory reading vocab.json");
                 v = q;
             }
             v[n].str = dup_bytes(j->sbuf, j->slen);
@@ -1190,7 +1190,7 @@ static int load_vocab(Tokenizer *t, const char *path, BytesMap *map, size_t **of
         goto fail;
     }
     holder = malloc(n * sizeof *holder);
-    if (!holder) die("out of memory reading vocab.json");
+    if (!holder) fatal("out of memory reading vocab.json");
     for (size_t k = 0; k < n; k++) holder[k] = -1;
     bm_init(map, n);
     for (size_t k = 0; k < n; k++) {
@@ -1344,7 +1344,7 @@ static int load_merges(Tokenizer *t, const char *path, const BytesMap *map, Err 
         if (la + lb > cat_cap) {
             cat_cap = 2 * (la + lb);
             char *q = realloc(cat, cat_cap);
-            if (!q) die("out of memory reading merges.txt");
+            if (!q) fatal("out of memory reading merges.txt");
             cat = q;
         }
         memcpy(cat, pa, la);
@@ -1583,7 +1583,7 @@ static void th_push(Trainer *tr, HeapEnt x) {
     if (tr->nh == tr->cap_h) {
         tr->cap_h = tr->cap_h ? 2 * tr->cap_h : 4096;
         HeapEnt *q = realloc(tr->heap, tr->cap_h * sizeof *q);
-        if (!q) die("out of memory in BPE training");
+        if (!q) fatal("out of memory in BPE training");
         tr->heap = q;
     }
     size_t i = tr->nh++;
@@ -1619,7 +1619,7 @@ static void pair_add(Trainer *tr, int32_t a, int32_t b, int64_t delta, int32_t w
         if (tr->n_ps == tr->cap_ps) {
             tr->cap_ps = tr->cap_ps ? 2 * tr->cap_ps : 4096;
             PairStat *q = realloc(tr->ps, tr->cap_ps * sizeof *q);
-            if (!q) die("out of memory in BPE training");
+            if (!q) fatal("out of memory in BPE training");
             tr->ps = q;
         }
         *slot = (int32_t)tr->n_ps;
@@ -1632,7 +1632,7 @@ static void pair_add(Trainer *tr, int32_t a, int32_t b, int64_t delta, int32_t w
     if (tr->n_ln == tr->cap_ln) {
         tr->cap_ln = tr->cap_ln ? 2 * tr->cap_ln : 65536;
         ListNode *q = realloc(tr->ln, tr->cap_ln * sizeof *q);
-        if (!q) die("out of memory in BPE training");
+        if (!q) fatal("out of memory in BPE training");
         tr->ln = q;
     }
     tr->ln[tr->n_ln] = (ListNode){w, p->head};
@@ -1642,7 +1642,7 @@ static void pair_add(Trainer *tr, int32_t a, int32_t b, int64_t delta, int32_t w
         if (tr->n_changed == tr->cap_changed) {
             tr->cap_changed = tr->cap_changed ? 2 * tr->cap_changed : 4096;
             int32_t *q = realloc(tr->changed, tr->cap_changed * sizeof *q);
-            if (!q) die("out of memory in BPE training");
+            if (!q) fatal("out of memory in BPE training");
             tr->changed = q;
         }
         tr->changed[tr->n_changed++] = pi;
@@ -1724,7 +1724,7 @@ int tok_train(Tokenizer **out, const char *text, size_t len, int vocab_size, Err
             if (tr.n_words == cap_w) {
                 cap_w = cap_w ? 2 * cap_w : 1 << 16;
                 int64_t *q = realloc(cnt, cap_w * sizeof *q);
-                if (!q) die("out of memory in BPE training");
+                if (!q) fatal("out of memory in BPE training");
                 cnt = q;
             }
             *slot = (int32_t)tr.n_words;
@@ -1740,7 +1740,7 @@ int tok_train(Tokenizer **out, const char *text, size_t len, int vocab_size, Err
     tr.wcount = malloc((nw + 1) * sizeof *tr.wcount);
     tr.wstamp = calloc(nw + 1, sizeof *tr.wstamp);
     if (!tr.sym || !tr.off || !tr.wlen || !tr.wcount || !tr.wstamp)
-        die("out of memory in BPE training");
+        fatal("out of memory in BPE training");
     size_t k = 0;
     for (size_t s = 0; s < words.cap; s++) {
         if (!words.slot[s].key) continue;

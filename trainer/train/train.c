@@ -124,7 +124,7 @@ static char *config_body(const Config *cfg) {
     char *buf = NULL;
     size_t len = 0;
     FILE *fp = open_memstream(&buf, &len);
-    if (!fp) die("out of memory printing the config");
+    if (!fp) fatal("out of memory printing the config");
     config_print(cfg, fp);
     fclose(fp);
     char *w = buf;
