@@ -321,7 +321,7 @@ int comm_first_failure(Comm *c, int failed) {
 void comm_slice(int64_t total, int rank, int size, int64_t *first, int64_t *count) {
     if (total < 0 || size < 1 || rank < 0 || rank >= size)
         fatal("comm_slice: bad arguments total=%lld rank=%d size=%d (internal error)",
-            (long long)total, rank, size);
+              (long long)total, rank, size);
     /* r*total needs up to 94 bits for any int64 total and int rank: exact in 128 bits. */
     __extension__ typedef unsigned __int128 u128;
     u128 lo = (u128)(uint64_t)rank * (uint64_t)total / (uint64_t)size;

@@ -316,39 +316,41 @@ static void eval_item_free(EvalItem *it) {
 }
 
 /* Tokenizes text[0..len) behind a leading EOT (lead = 1) or not. */
-static int tokens_of(const Curriculum *c, const CurriculumTokenizer *tok, const char *text,
-                     size_t len, int lead, int32_t **ids, int *n, Err *e) {
+static int tokens_of(const CurriculumTokenizer *tok, const char *text, size_t len, int lead,
+                     int32_t **ids, int *n, Err *e) {
     int32_t *raw;
     int n_raw;
     if (tokenize_alloc(tok->tokenize, tok->ctx, text, len, &raw, &n_raw, e) != 0) return -1;
     *ids = xmalloc(sizeof **ids * (size_t)(n_raw + lead), "eval tokens");
-    if (lead) (*ids)[0] = c->eot;
+    if (lead) (*ids)[0] = tok->eot;
     if (n_raw) memcpy(*ids + lead, raw, sizeof *raw * (size_t)n_raw);
     *n = n_raw + lead;
     xfree(raw);
     return 0;
 }
 
-static int eval_add(Curriculum *c, const CurriculumTokenizer *tok, EvalSet *set, int chain,
-                    const RenderSpec *spec, double volatility, Err *e) {
-    const Chain *ch = &c->lib->chains[chain];
+/* Adds the eval item of chain `chain` rendered by spec, with its foils, to set; every rendering
+ * must fit a row of seq_len + 1 tokens. */
+static int eval_add(const ChainLib *lib, int seq_len, const CurriculumTokenizer *tok, EvalSet *set,
+                    int chain, const RenderSpec *spec, double volatility, Err *e) {
+    const Chain *ch = &lib->chains[chain];
     EvalItem *it = &set->items[set->n_items];
     memset(it, 0, sizeof *it);
     Rendered r = {0}, fr = {0};
     int32_t *prompt = NULL, *answer = NULL;
-    int rc = chain_render(c->lib, chain, spec, &r, e);
-    if (rc == 0) rc = tokens_of(c, tok, r.text, r.answer_start, 1, &prompt, &it->n_prompt, e);
+    int rc = chain_render(lib, chain, spec, &r, e);
+    if (rc == 0) rc = tokens_of(tok, r.text, r.answer_start, 1, &prompt, &it->n_prompt, e);
     if (rc == 0)
-        rc = tokens_of(c, tok, r.text + r.answer_start, r.len - r.answer_start, 0, &answer,
+        rc = tokens_of(tok, r.text + r.answer_start, r.len - r.answer_start, 0, &answer,
                        &it->n_answer, e);
     it->prompt = prompt;
     it->answer = answer;
-    if (rc == 0 && it->n_prompt + it->n_answer > c->spec.seq_len + 1)
+    if (rc == 0 && it->n_prompt + it->n_answer > seq_len + 1)
         rc = err_set(e,
                      "chain \"%s\" (eval, tuple %d) is %d tokens with its EOT; it needs "
                      "seq_len >= %d but seq_len is %d; shorten the chain or raise seq_len",
                      ch->id, spec->tuple, it->n_prompt + it->n_answer,
-                     it->n_prompt + it->n_answer - 1, c->spec.seq_len);
+                     it->n_prompt + it->n_answer - 1, seq_len);
     if (rc == 0) {
         it->chain = chain;
         it->tuple = spec->tuple;
@@ -364,16 +366,16 @@ static int eval_add(Curriculum *c, const CurriculumTokenizer *tok, EvalSet *set,
         for (int k = 0; rc == 0 && k < ch->n_foils; k++) {
             RenderSpec fs = *spec;
             fs.foil = k;
-            rc = chain_render(c->lib, chain, &fs, &fr, e);
+            rc = chain_render(lib, chain, &fs, &fr, e);
             if (rc == 0 &&
                 (fr.answer_start != r.answer_start || memcmp(fr.text, r.text, r.answer_start) != 0))
                 rc = err_set(e, "chain \"%s\": foil %d renders a different prompt; internal error",
                              ch->id, k + 1);
             if (rc == 0)
-                rc = tokens_of(c, tok, fr.text + fr.answer_start, fr.len - fr.answer_start, 0,
+                rc = tokens_of(tok, fr.text + fr.answer_start, fr.len - fr.answer_start, 0,
                                &foils[k], &n_foil[k], e);
             if (rc == 0) it->n_foils++;
-            if (rc == 0 && it->n_prompt + n_foil[k] > c->spec.seq_len + 1)
+            if (rc == 0 && it->n_prompt + n_foil[k] > seq_len + 1)
                 rc = err_set(e,
                              "chain \"%s\" (foil %d) is %d tokens with its EOT; raise seq_len "
                              "to %d",
@@ -434,6 +436,7 @@ static int textset_has(void *ctx, const char *text, size_t len) {
 
 static int build_evals(Curriculum *c, const CurriculumTokenizer *tok, Err *e) {
     const ChainLib *lib = c->lib;
+    const int T = c->spec.seq_len;
     int per_chain = c->spec.heldout_variants_per_chain ? c->spec.heldout_variants_per_chain : 2;
     int max_tuples = 0;
     for (int ch = 0; ch < lib->n_chains; ch++)
@@ -462,23 +465,47 @@ static int build_evals(Curriculum *c, const CurriculumTokenizer *tok, Err *e) {
         if (c->heldout[ch]) {
             for (int t = 0; rc == 0 && t < chain->n_tuples; t++) {
                 spec.tuple = t;
-                rc = eval_add(c, tok, &c->evals[EVAL_HELDOUT_CHAINS], ch, &spec, 0, e);
+                rc = eval_add(lib, T, tok, &c->evals[EVAL_HELDOUT_CHAINS], ch, &spec, 0, e);
             }
             continue;
         }
-        rc = eval_add(c, tok, &c->evals[EVAL_TRAIN], ch, &spec, 0, e);
+        rc = eval_add(lib, T, tok, &c->evals[EVAL_TRAIN], ch, &spec, 0, e);
         spec.tuple = chain->n_tuples - 1;
-        if (rc == 0) rc = eval_add(c, tok, &c->evals[EVAL_HELDOUT_ENTITIES], ch, &spec, 0, e);
+        if (rc == 0) rc = eval_add(lib, T, tok, &c->evals[EVAL_HELDOUT_ENTITIES], ch, &spec, 0, e);
         int found = 0;
         if (rc == 0) rc = variants_for_band(lib, ch, &q, tok->tokenize, tok->ctx, vars, &found, e);
         for (int k = 0; rc == 0 && k < found; k++)
-            rc = eval_add(c, tok, &c->evals[EVAL_HELDOUT_VARIANTS], ch, &vars[k].spec,
+            rc = eval_add(lib, T, tok, &c->evals[EVAL_HELDOUT_VARIANTS], ch, &vars[k].spec,
                           vars[k].volatility, e);
         variants_free(vars, found);
     }
     xfree(vars);
     xfree(trained.keys);
     return rc;
+}
+
+int curriculum_eval_library(const ChainLib *lib, const CurriculumTokenizer *tok, int seq_len,
+                            EvalItem **items, int *n_items, Err *e) {
+    int n = 0;
+    for (int ch = 0; ch < lib->n_chains; ch++) n += lib->chains[ch].n_tuples;
+    EvalSet set = {xmalloc(sizeof(EvalItem) * (size_t)(n + 1), "eval items"), 0};
+    int rc = 0;
+    for (int ch = 0; rc == 0 && ch < lib->n_chains; ch++) {
+        RenderSpec spec;
+        render_spec_canonical(&spec);
+        for (int t = 0; rc == 0 && t < lib->chains[ch].n_tuples; t++) {
+            spec.tuple = t;
+            rc = eval_add(lib, seq_len, tok, &set, ch, &spec, 0, e);
+        }
+    }
+    *items = set.items;
+    *n_items = set.n_items;
+    return rc;
+}
+
+void curriculum_eval_items_free(EvalItem *items, int n) {
+    for (int i = 0; i < n; i++) eval_item_free(&items[i]);
+    xfree(items);
 }
 
 /* ---- build ----------------------------------------------------------------------------------- */

@@ -182,6 +182,14 @@ typedef struct EvalItem {
 
 const EvalItem *curriculum_eval(const Curriculum *c, EvalSplit s, int *n_items);
 
+/* Eval items for every (chain, tuple) of a library in its canonical wording, each with its
+ * foils: how `imprint eval --chains FILE` scores chains of anyone's own, through the same builder
+ * and the same checks (every rendering fits seq_len + 1 tokens) as the curriculum's splits.
+ * *items is set (and must be freed with curriculum_eval_items_free) even on failure. */
+int curriculum_eval_library(const ChainLib *lib, const CurriculumTokenizer *tok, int seq_len,
+                            EvalItem **items, int *n_items, Err *e);
+void curriculum_eval_items_free(EvalItem *items, int n);
+
 const char *curriculum_library_hash(const Curriculum *c);
 int curriculum_n_train_chains(const Curriculum *c);
 int curriculum_n_heldout_chains(const Curriculum *c);

@@ -192,8 +192,9 @@ int path_join(char *out, size_t cap, Err *e, const char *fmt, ...) {
     int n = vsnprintf(out, cap, fmt, ap);
     va_end(ap);
     if (n < 0 || (size_t)n >= cap)
-        return err_set(e, "%.200s...: a path of %d bytes is longer than the %zu this build allows; "
-                          "use a shorter run.dir or model path",
+        return err_set(e,
+                       "%.200s...: a path of %d bytes is longer than the %zu this build allows; "
+                       "use a shorter run.dir or model path",
                        out, n, cap - 1);
     return 0;
 }

@@ -1,18 +1,21 @@
 /*
  * train.h — `imprint train` (LoRA adapters, frozen base) and `imprint pretrain` (every base
- * tensor) on token files, data-parallel over ranks. Both share one model, one step and one
- * data-parallel path; they differ only in which tensors learn.
+ * tensor), data-parallel over ranks, through ONE training loop (loop.c) over a batch source
+ * (source.h): token files, or the curriculum of a chain library. The source decides where the
+ * rows of a step come from, and adds its hooks (stage boundaries, end-of-stage recall test,
+ * stage checkpoints); the loop owns everything else: the step, logging, stop signals, faults,
+ * and the agreement of all ranks around checkpoints.
  */
 #ifndef IMPRINT_TRAIN_H
 #define IMPRINT_TRAIN_H
 
 #include <stdio.h>
 
+#include "checkpoint.h"
 #include "comm.h"
 #include "config.h"
 #include "curriculum.h"
 #include "data.h"
-#include "eval.h"
 #include "fault.h"
 #include "lora.h"
 #include "model.h"
@@ -24,7 +27,7 @@ typedef struct TrainOptions {
     int overwrite;      /* replace checkpoints already in run.dir */
     int quiet;          /* no progress lines */
     int full;           /* pretrain: train every base tensor, no adapters */
-    const char *resume; /* continue the run in this directory from its last stage checkpoint */
+    const char *resume; /* continue the run in this directory from its last checkpoint */
     int fallback;       /* with resume: a corrupted newest checkpoint falls back to an older one */
 } TrainOptions;
 
@@ -32,52 +35,48 @@ typedef struct TrainOptions {
  * larger is used), fixed so that evaluation batches do not depend on the rank count either. */
 #define INVARIANT_EVAL_ROWS 8
 
+/* reproducibility = "invariant": every global batch is cut into fixed virtual shards of
+ * batch.shard sequences; each shard is computed alone (the same way on any rank) and the shards
+ * are summed exactly (comm_sum_exact_*), so the bits do not depend on the rank count. */
+typedef struct ShardSums {
+    int on;
+    int64_t n_shards;   /* batch.global / batch.shard */
+    int max_shards;     /* most shards any rank computes per step */
+    float *grads;       /* [max_shards][grads->numel] */
+    double *stats;      /* [max_shards][2]: loss weight, weighted loss */
+    int64_t *exact_acc; /* int64 scratch of the exact sums */
+} ShardSums;
+
+typedef struct BatchSource BatchSource;
+
 typedef struct Trainer {
     const Config *cfg;
     Comm *comm;
     GPT2 model;
     Lora lora;
     AdamW opt;
-    int full;          /* every base tensor learns (pretrain) */
-    int quiet;         /* no banner, progress or validation lines */
-    TensorSet *params; /* what learns: lora.params, or model.params.set when full */
-    TensorSet *grads;  /* its gradients: the flat buffer that is all-reduced */
-    TokenData data;
+    int full;            /* every base tensor learns (pretrain) */
+    int quiet;           /* no banner, progress or validation lines */
+    TensorSet *params;   /* what learns: lora.params, or model.params.set when full */
+    TensorSet *grads;    /* its gradients: the flat buffer that is all-reduced */
+    uint8_t *active;     /* [params->count]: tensor learns this step (stages freeze some) */
+    float lr_scale;      /* multiplies the schedule's learning rate (a stage's damping) */
+    int64_t total_steps; /* the learning-rate schedule's length */
+
+    BatchSource *source;          /* where the rows of a step come from */
     TokenData val;                /* validation tokens (val.raw == NULL when none) */
-    int64_t total_steps;          /* the learning-rate schedule's length */
-    char tokenizer[CFG_PATH_MAX]; /* copied into full checkpoints; "" = none */
-    int max_rows;                 /* most samples any rank computes per step */
-    int model_rows;               /* rows (sequences) one forward pass takes at most */
-    int32_t *inputs;              /* [max_rows * T] */
-    int32_t *targets;             /* [max_rows * T] */
-    float *weights;               /* [max_rows * T] */
-    uint8_t *active;              /* [lora.params.count]: tensor learns this step */
-    FILE *metrics;                /* rank 0: metrics.jsonl, or NULL */
+    char tokenizer[CFG_PATH_MAX]; /* model.tokenizer, else model.path's own; "" = none */
 
-    /* reproducibility = "invariant": every global batch is cut into fixed virtual shards of
-     * batch.shard sequences; each shard is computed alone (the same way on any rank) and the
-     * shards are summed exactly (comm_sum_exact_*), so the bits do not depend on the rank count */
-    int invariant;
-    int64_t n_shards;    /* batch.global / batch.shard */
-    int max_shards;      /* most shards any rank computes per step */
-    float *shard_grads;  /* [max_shards][grads->numel] */
-    double *shard_stats; /* [max_shards][2]: loss weight, weighted loss */
-    int64_t *exact_acc;  /* int64 scratch of the exact sums */
-    double *eval_parts;  /* [most eval chunks of a rank][EVAL_SUMS_N] (curriculum runs) */
-    size_t exact_n;      /* its length */
+    int max_rows;     /* most samples any rank computes per step */
+    int model_rows;   /* rows (sequences) one forward pass takes at most */
+    int32_t *inputs;  /* [max(max_rows, model_rows) * T] */
+    int32_t *targets; /* [max(max_rows, model_rows) * T] */
+    float *weights;   /* [max(max_rows, model_rows) * T] */
+    ShardSums shards; /* reproducibility = "invariant" */
 
+    FILE *metrics;               /* rank 0: metrics.jsonl, or NULL */
     FaultPlan faults;            /* IMPRINT_FAULT (tests) */
     int64_t checkpoints_written; /* by this process: crash-write@N and flip@N count them */
-
-    /* curriculum mode (cfg->curriculum.enabled): batches come from the chain library */
-    Tokenizer *tok;
-    ChainLib *lib;
-    Curriculum *cur;
-    int32_t eot;
-    int stage; /* the stage batches are drawn from */
-    int64_t step_in_stage;
-    float lr_scale;                 /* the stage's learning-rate scale */
-    EvalSums base_eval[EVAL_COUNT]; /* the base model's scores (computed once) */
 } Trainer;
 
 /* What one optimizer step measured, identical on every rank. */
@@ -89,11 +88,12 @@ typedef struct StepStats {
     int skipped; /* the loss or a gradient was not finite and optim.nonfinite = "skip" */
 } StepStats;
 
-/* Builds the model, adapters, optimizer and data for this rank. With write_run_dir, rank 0
- * also prepares run.dir (resolved config, metrics file). Returns -1 with e filled on failure
- * (the failure is local: callers agree on it with comm_first_failure). */
+/* Builds the model, adapters, optimizer and batch source for this rank. With write_run_dir,
+ * rank 0 also prepares run.dir (resolved config, metrics file). Returns -1 with e filled on
+ * failure (the failure is local: callers agree on it with train_failure_agreed). */
 int train_setup(Trainer *tr, const Config *cfg, Comm *comm, const TrainOptions *opt,
                 int write_run_dir, Err *e);
+void train_teardown(Trainer *tr);
 
 /* One data-parallel optimizer step over global samples [step * G, step * G + G). */
 int train_step(Trainer *tr, int64_t step, StepStats *out, Err *e);
@@ -102,54 +102,37 @@ int train_step(Trainer *tr, int64_t step, StepStats *out, Err *e);
  * windows every time, sharded like training batches). */
 int train_validate(Trainer *tr, double *loss, Err *e);
 
-void train_teardown(Trainer *tr);
+/* A local failure agreed by all ranks: -1 everywhere when any failed; only the lowest failing
+ * rank keeps its message. Collective. */
+int train_failure_agreed(Comm *comm, int failed, Err *e);
 
-/* Checks that every rank holds bit-identical weights of what learns (before a checkpoint);
- * *hash gets this rank's FNV-1a hash of them. */
-int train_ranks_agree(Trainer *tr, int64_t step, uint64_t *hash, Err *e);
+/* ---- what a config builds, also for `imprint eval` ---------------------------------------- */
 
-/* ---- curriculum runs (stages.c) ------------------------------------------------------------ */
+/* The base model a config names (loaded, or a seeded random init), with activations for `rows`
+ * sequences of batch.seq_len tokens. */
+int train_build_model(GPT2 *m, const Config *cfg, int rows, Err *e);
+/* The adapters a config describes on model m (fresh: A random, B zero). */
+int train_build_lora(Lora *lora, const Config *cfg, const GPT2 *m, int rows, Err *e);
+/* The tokenizer directory: model.tokenizer, else model.path's own; "" when there is none. */
+void train_find_tokenizer(const Config *cfg, char *out, size_t n);
 
-/* Loads the tokenizer and chain libraries and builds the curriculum (every pool and eval set). */
-int stages_setup(Trainer *tr, Err *e);
-void stages_teardown(Trainer *tr);
+/* The tokenizer in dir, checked for chains: it fits the model's vocabulary and has an end
+ * token. A message naming model.tokenizer when dir is "". */
+int train_load_tokenizer(const Config *cfg, const char *dir, int vocab, Tokenizer **tok, Err *e);
+/* The curriculum the config's curriculum group describes over lib (every pool and eval split;
+ * the same seed gives the same splits). */
+int train_build_curriculum(const Config *cfg, const ChainLib *lib, Tokenizer *tok, Curriculum **cur,
+                           Err *e);
+/* The tokenizer as the curriculum sees it (a callback; EOT from the tokenizer). */
+CurriculumTokenizer train_curriculum_tokenizer(Tokenizer *tok);
 
-/* Makes stage s current: its adapters learn, the others are frozen; its lr scale applies. */
-void stages_enter(Trainer *tr, int s);
-
-/* Scores every eval split (split = -1) or one, with the adapter (use_adapter) or the base
- * model; items are sliced over ranks and the sums all-reduced. */
-int stages_eval(Trainer *tr, int use_adapter, int split, EvalSums out[EVAL_COUNT], Err *e);
-
-/* stages_run's return when a stop signal ended the run after a checkpoint; the process then
+/* train_run's return when a stop signal ended the run after a checkpoint; the process then
  * exits with TRAIN_EXIT_REQUEUE so a batch script can requeue the job. */
 #define TRAIN_STOPPED      2
 #define TRAIN_EXIT_REQUEUE 3
 
-/* The whole curriculum: stage by stage, evaluation and checkpoint at every stage end. */
-int stages_run(Trainer *tr, const TrainOptions *opt, Err *e);
-
-/* Stop signals: SIGUSR1 (Slurm's warning before the time limit, with --signal) and SIGTERM
- * (preemption, scancel) ask the run to stop. train_stop_agreed, called by every rank after every
- * step, all-reduces the request, so all ranks stop after the same step; the run then writes a
- * checkpoint and returns TRAIN_STOPPED. */
-void train_install_stop_handlers(void);
-int train_stop_agreed(Trainer *tr);
-
-/* After checkpoint number tr->checkpoints_written is committed in `dir`: the flip@N fault. */
-int train_after_checkpoint(Trainer *tr, const char *dir, Err *e);
-
-/* Collective, after rank 0 wrote a checkpoint (failed: its outcome): the others wait for it with
- * the watchdog widened to CHECKPOINT_WAIT_S for a slow file system. -1 when rank 0 failed. */
-#define CHECKPOINT_WAIT_S 600.0
-int train_checkpoint_agreed(Trainer *tr, int failed);
-
-/* Collective agreement on a local failure: -1 on every rank when any failed, and only the
- * lowest failing rank keeps its message (printed once). */
-int train_failure_agreed(Comm *comm, int failed, Err *e);
-
-/* Runs the whole job. Every rank calls it. Returns 0, or -1 with e filled on the rank(s) that
- * failed; setup errors are agreed collectively so every rank returns -1 together. */
+/* Runs the whole job. Every rank calls it. Returns 0, TRAIN_STOPPED, or -1 with e filled on the
+ * rank that failed first (the others' messages are cleared, so it is printed once). */
 int train_run(const Config *cfg, Comm *comm, const TrainOptions *opt, Err *e);
 
 #endif

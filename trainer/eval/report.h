@@ -1,0 +1,35 @@
+/*
+ * report.h — the one writer of recall results: the table printed for people and the JSON
+ * object written as eval.json (training stages) or `imprint eval --json`.
+ *
+ *   recall after stage 4 'free' (step 1400):
+ *     split                n | exact match       | greedy tokens     | margin
+ *                            | base -> adapter   | base -> adapter   | base -> adapter
+ *     train              108 |   0.0% ->  69.4% |  18.8% ->  95.1% | +0.081 -> +1.338
+ */
+#ifndef IMPRINT_REPORT_H
+#define IMPRINT_REPORT_H
+
+#include <stdio.h>
+
+#include "eval.h"
+
+typedef struct cJSON cJSON;
+
+/* One row of results: a split (or "external") scored with the base model and the adapter. */
+typedef struct ReportRow {
+    const char *name;
+    EvalSums base, adapter;
+} ReportRow;
+
+/* The table's two header lines and one line per row. */
+void report_print_table(FILE *out, const ReportRow *rows, int n);
+
+/* Adds {"<name>": {"base": {n, em, nll, greedy, margin}, "adapter": {...}}, ...} to parent as
+ * "splits". */
+void report_add_splits(cJSON *parent, const ReportRow *rows, int n);
+
+/* The one-line description of the metrics, as eval.json states it. */
+extern const char REPORT_METRICS_NOTE[];
+
+#endif

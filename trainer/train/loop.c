@@ -1,0 +1,210 @@
+/*
+ * loop.c — the one training loop, for every batch source (source.h):
+ *
+ *   resume (--resume) ─► begin (base-model recall, first validation)
+ *   while the source has a step:
+ *       train_step ─► account ─► log ─► source.after_step (validation, periodic checkpoint)
+ *       ─► stop signal? all ranks agree ─► checkpoint mid-way, exit TRAIN_STOPPED
+ *       ─► source.boundary (until rules, end-of-stage recall and stage checkpoint)
+ *
+ * Checkpoints go through train_checkpoint: every rank checks that all hold the same weights,
+ * rank 0 writes through the source, and all ranks agree on the outcome.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "source.h"
+#include "train.h"
+
+/* ---- stop signals ---------------------------------------------------------------------------- */
+
+/* A signal handler can only set a flag; the flag is process-wide state by nature, so it is the
+ * one global here. */
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+/* SIGUSR1 (Slurm's warning before the time limit, with --signal) and SIGTERM (preemption,
+ * scancel) ask the run to stop. */
+static void install_stop_handlers(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* All-reduces the stop request, so all ranks stop after the same step. Collective. */
+static int stop_agreed(Trainer *tr) {
+    uint64_t stop = stop_requested;
+    comm_allreduce_max_u64(tr->comm, &stop, 1);
+    return stop != 0;
+}
+
+/* ---- agreement around checkpoints --------------------------------------------------------------
+ */
+
+int train_failure_agreed(Comm *comm, int failed, Err *e) {
+    int bad = comm_first_failure(comm, failed);
+    if (bad < 0) return 0;
+    if (comm->rank != bad) e->msg[0] = '\0';
+    return -1;
+}
+
+/* Every rank must hold the same weights: a cheap end-to-end check of the data-parallel path (a
+ * diverged rank would silently train a different model). *hash gets this rank's FNV-1a hash. */
+static int ranks_hold_same_weights(Trainer *tr, int64_t step, uint64_t *hash, Err *e) {
+    *hash = hash_fnv1a64(tr->params->memory, sizeof(float) * tr->params->numel, 0);
+    if (!comm_all_equal_u64(tr->comm, *hash))
+        return err_set(e,
+                       "step %lld: ranks hold different %ss (rank %d: %016llx); this is a "
+                       "bug, please report it with the config",
+                       (long long)step, tr->full ? "model" : "adapter", tr->comm->rank,
+                       (unsigned long long)*hash);
+    return 0;
+}
+
+/* Seconds the other ranks wait for rank 0 to write a checkpoint (a slow file system). */
+#define CHECKPOINT_WAIT_S 600.0
+
+/* After rank 0 wrote a checkpoint (failed: its outcome), the others wait for it with the
+ * watchdog widened to CHECKPOINT_WAIT_S. -1 on every rank when rank 0 failed. Collective. */
+static int checkpoint_outcome_agreed(Trainer *tr, int failed) {
+    double wd = comm_watchdog(tr->comm, 0.0);
+    comm_watchdog(tr->comm, wd > 0 && wd < CHECKPOINT_WAIT_S ? CHECKPOINT_WAIT_S : wd);
+    int bad = comm_first_failure(tr->comm, failed);
+    comm_watchdog(tr->comm, wd);
+    return bad >= 0 ? -1 : 0;
+}
+
+/* The flip@N fault: after checkpoint number tr->checkpoints_written is committed in dir, one
+ * byte of its weights file is flipped (tests of checksums and --fallback). */
+static int fault_flip_after_checkpoint(Trainer *tr, const char *dir, Err *e) {
+    tr->checkpoints_written++;
+    if (!fault_planned(&tr->faults, FAULT_FLIP, tr->checkpoints_written, 0)) return 0;
+    char path[CFG_PATH_MAX + 256];
+    if (path_join(path, sizeof path, e, "%s/%s", dir,
+                  tr->full ? "model.safetensors" : "adapter.safetensors") != 0)
+        return -1;
+    return fault_flip_byte(path, e);
+}
+
+int train_checkpoint(Trainer *tr, TrainState *st, int complete, Err *e) {
+    uint64_t h;
+    if (ranks_hold_same_weights(tr, st->step, &h, e) != 0) return -1;
+    int failed = 0;
+    if (tr->comm->rank == 0) {
+        char dir[CFG_PATH_MAX + 256];
+        failed = tr->source->ops->write_checkpoint(tr->source, tr, st, complete, h, dir, sizeof dir,
+                                                   e) != 0;
+        if (!failed) failed = fault_flip_after_checkpoint(tr, dir, e) != 0;
+    }
+    return checkpoint_outcome_agreed(tr, failed);
+}
+
+/* ---- progress -------------------------------------------------------------------------------- */
+
+typedef struct Progress {
+    double t_start;     /* after begin: the first step's start */
+    int64_t first_step; /* the run's first step in this process (after a resume: not 0) */
+    int64_t total;      /* steps of the whole run (the learning-rate schedule's length) */
+} Progress;
+
+/* One metrics.jsonl line per step, and a progress line every run.log_every steps (rank 0). */
+static void log_step(Trainer *tr, const Progress *p, const TrainState *st, const StepStats *s,
+                     double ms) {
+    if (tr->comm->rank != 0) return;
+    int stage = -1;
+    int64_t stage_step = 0;
+    const char *name = NULL;
+    int staged = tr->source->ops->position(tr->source, &stage, &name, &stage_step);
+    const double tok_s = s->weight / (ms / 1000.0);
+    char where[160] = "";
+    if (staged)
+        snprintf(where, sizeof where, ",\"stage\":%d,\"stage_name\":\"%s\",\"stage_step\":%lld",
+                 stage, name, (long long)stage_step);
+    fprintf(tr->metrics,
+            "{\"step\":%lld%s,\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.6g,\"tokens\":%lld,"
+            "\"ms\":%.2f,\"tok_per_s\":%.1f%s}\n",
+            (long long)st->step, where, s->skipped ? 0.0 : s->loss, s->lr,
+            s->skipped ? 0.0 : s->grad_norm, (long long)st->tokens_seen, ms, tok_s,
+            s->skipped ? ",\"skipped\":true" : "");
+    fflush(tr->metrics);
+    char label[80] = "";
+    if (staged) snprintf(label, sizeof label, "%-10s | ", name);
+    if (s->skipped)
+        printf("step %5lld/%lld | %sthe loss or a gradient is not finite: step skipped, no "
+               "update (optim.nonfinite = \"skip\"; %lld skipped so far)\n",
+               (long long)st->step, (long long)p->total, label, (long long)st->skipped_steps);
+    if (!tr->quiet && (st->step % tr->cfg->run.log_every == 0 || st->step == p->total)) {
+        double eta = (now_seconds() - p->t_start) / (double)(st->step - p->first_step) *
+                     (double)(p->total - st->step);
+        printf("step %5lld/%lld | %sloss %.4f | lr %.3e | norm %.4f | %7.0f tok/s | %7.1f ms/step "
+               "| eta %.0fs\n",
+               (long long)st->step, (long long)p->total, label, s->loss, s->lr, s->grad_norm, tok_s,
+               ms, eta > 0 ? eta : 0);
+    }
+    fflush(stdout);
+}
+
+/* ---- the loop -------------------------------------------------------------------------------- */
+
+static int train_loop(Trainer *tr, const TrainOptions *opt, Err *e) {
+    BatchSource *src = tr->source;
+    TrainState st = {.seed = tr->cfg->seed, .stage = -1};
+    install_stop_handlers();
+    if (opt->resume && src->ops->resume(src, tr, opt, &st, e) != 0) return -1;
+    if (src->ops->begin(src, tr, &st, e) != 0) return -1;
+    Progress p = {now_seconds(), st.step, tr->total_steps};
+    for (;;) {
+        int more = src->ops->next(src, tr, &st, e);
+        if (more < 0) return -1;
+        if (!more) break;
+        StepStats s;
+        double t0 = now_seconds();
+        if (train_step(tr, st.step, &s, e) != 0) return -1;
+        st.step++;
+        st.tokens_seen += (int64_t)s.weight;
+        st.loss = s.loss;
+        st.lr = s.lr;
+        st.skipped_steps += s.skipped;
+        log_step(tr, &p, &st, &s, 1000.0 * (now_seconds() - t0));
+        int may_stop = 0, checkpointed = 0;
+        if (src->ops->after_step(src, tr, &st, &may_stop, &checkpointed, e) != 0) return -1;
+        if (fault_planned(&tr->faults, FAULT_SIGNAL, st.step, tr->comm->rank)) raise(SIGUSR1);
+        if (may_stop && stop_agreed(tr)) {
+            if (!checkpointed && train_checkpoint(tr, &st, 0, e) != 0) return -1;
+            if (tr->comm->rank == 0) {
+                char where[200] = "";
+                src->ops->where(src, &st, where, sizeof where);
+                printf("stop requested: checkpoint after step %lld%s; resume with --resume %s\n",
+                       (long long)st.step, where, tr->cfg->run.dir);
+                fflush(stdout);
+            }
+            return TRAIN_STOPPED;
+        }
+        if (src->ops->boundary(src, tr, &st, e) != 0) return -1;
+    }
+    return 0;
+}
+
+int train_run(const Config *cfg, Comm *comm, const TrainOptions *opt, Err *e) {
+    Trainer tr;
+    train_set_threads(cfg, comm);
+    int rc = 0;
+    if (train_failure_agreed(comm, train_setup(&tr, cfg, comm, opt, 1, e) != 0, e) != 0) {
+        rc = -1;
+    } else {
+        if (comm->rank == 0 && !opt->quiet) train_print_banner(&tr);
+        comm_watchdog(comm, cfg->run.watchdog); /* from here on, a hung rank ends the job */
+        rc = train_loop(&tr, opt, e);
+    }
+    train_teardown(&tr);
+    return rc;
+}
