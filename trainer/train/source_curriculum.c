@@ -263,6 +263,7 @@ static int resume(BatchSource *bs, Trainer *tr, const TrainOptions *opt, TrainSt
     cs->resume_stage = st->stage_complete ? st->stage + 1 : st->stage;
     cs->resume_k = st->stage_complete ? 0 : st->stage_steps;
     cs->stage = cs->resume_stage - 1; /* next() enters resume_stage */
+    cs->stage_done = 1;
     if (tr->comm->rank == 0 && !tr->quiet)
         printf("resume: %s (stage %d '%s', step %lld)\n", dir, st->stage, st->stage_name,
                (long long)st->step);
