@@ -2,6 +2,7 @@
  * tokenizer_files.c — the tokenizer's two files: reading vocab.json and merges.txt (with
  * messages that name the file, line and byte) and writing both as Hugging Face does.
  */
+#include <cjson/cJSON.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,250 +18,181 @@ static int line_of(const char *buf, size_t off) {
     return line;
 }
 
+/* ---- vocab.json ------------------------------------------------------------------------------
+ *
+ * cJSON parses vocab.json. What it does not do is done here on the raw text, by a walk over the
+ * object cJSON has accepted (vocab_walk_*), which keeps in step with cJSON's items:
+ *  - positions: cJSON's items carry no byte offsets, and its parse errors only a position, so
+ *    the walk finds where each key and id starts, for messages "file:line: byte N: ...";
+ *  - strictness cJSON lacks: it accepts raw control characters in strings and any byte <= 0x20
+ *    between tokens, copies invalid UTF-8 through, and cuts a string at an escaped \u0000 (its
+ *    strings are NUL-terminated: "a\u0000b" would load as the token "a"); the walk refuses them;
+ *  - the text of an id: cJSON reads 1e2, 1.0 or 99999999999 as doubles; an id must be written
+ *    as decimal digits and fit in 31 bits.
+ * A syntax error is reported at the byte where cJSON stopped.
+ */
+
 typedef struct {
-    const char *path;
-    const char *p;
+    char *str; /* the token as cJSON decoded it */
+    uint32_t len;
+    int32_t id;
+    size_t off; /* where its key starts in the file */
+} VocabEntry;
+
+/* The raw text of vocab.json and the walk's position in it. */
+typedef struct {
+    const char *path, *p;
     size_t n, i;
     Err *e;
-    char *sbuf; /* decoded string */
-    size_t slen, scap;
-} Json;
+} VocabText;
 
-static int json_err(Json *j, size_t at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int json_err(Json *j, size_t at, const char *fmt, ...) {
+static int vocab_err(const VocabText *v, size_t at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int vocab_err(const VocabText *v, size_t at, const char *fmt, ...) {
     char msg[ERR_MSG_MAX];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return err_set(j->e, "%s:%d: byte %zu: %s", j->path, line_of(j->p, at), at, msg);
+    return err_set(v->e, "%s:%d: byte %zu: %s", v->path, line_of(v->p, at), at, msg);
 }
 
-static void json_ws(Json *j) {
-    while (j->i < j->n &&
-           (j->p[j->i] == ' ' || j->p[j->i] == '\t' || j->p[j->i] == '\n' || j->p[j->i] == '\r'))
-        j->i++;
+static void vocab_skip_ws(VocabText *v) {
+    while (v->i < v->n &&
+           (v->p[v->i] == ' ' || v->p[v->i] == '\t' || v->p[v->i] == '\n' || v->p[v->i] == '\r'))
+        v->i++;
 }
 
-static void sbuf_put(Json *j, const char *s, size_t n) {
-    if (j->slen + n + 1 > j->scap) {
-        size_t cap = j->scap ? 2 * j->scap : 256;
-        while (cap < j->slen + n + 1) cap *= 2;
-        j->sbuf = xrealloc(j->sbuf, cap, "a JSON string");
-        j->scap = cap;
+/* Skips JSON whitespace and the character c. */
+static int vocab_walk_char(VocabText *v, char c) {
+    vocab_skip_ws(v);
+    if (v->i < v->n && v->p[v->i] == c) {
+        v->i++;
+        return 0;
     }
-    memcpy(j->sbuf + j->slen, s, n);
-    j->slen += n;
-    j->sbuf[j->slen] = '\0';
+    if (v->i < v->n && (unsigned char)v->p[v->i] < 0x20)
+        return vocab_err(v, v->i,
+                         "control character 0x%02X between tokens; JSON allows only spaces, tabs "
+                         "and line breaks there",
+                         (unsigned char)v->p[v->i]);
+    return vocab_err(v, v->i, "expected '%c'; fix the JSON syntax", c); /* cJSON agreed: unseen */
 }
 
-static int hex4(const char *s, unsigned *v) {
-    unsigned x = 0;
-    for (int k = 0; k < 4; k++) {
-        char c = s[k];
-        x <<= 4;
-        if (c >= '0' && c <= '9')
-            x |= (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            x |= (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F')
-            x |= (unsigned)(c - 'A' + 10);
-        else
-            return -1;
-    }
-    *v = x;
-    return 0;
-}
-
-/* A JSON string at j->i (which is '"') into j->sbuf. */
-static int json_string(Json *j) {
-    size_t start = j->i++;
-    j->slen = 0;
-    sbuf_put(j, "", 0);
-    for (;;) {
-        if (j->i >= j->n) return json_err(j, start, "unterminated string; close it with '\"'");
-        unsigned char c = (unsigned char)j->p[j->i];
+/* Steps over the string at v->i (its '"'), which cJSON has decoded, refusing what cJSON lets
+ * through. */
+static int vocab_walk_string(VocabText *v) {
+    if (vocab_walk_char(v, '"')) return -1;
+    while (v->i < v->n) {
+        unsigned char c = (unsigned char)v->p[v->i];
         if (c == '"') {
-            j->i++;
+            v->i++;
             return 0;
         }
         if (c < 0x20)
-            return json_err(j, j->i,
-                            "raw control character 0x%02X in a string; write it as "
-                            "\\u00%02x",
-                            c, c);
+            return vocab_err(
+                v, v->i, "raw control character 0x%02X in a string; write it as \\u00%02x", c, c);
         if (c == '\\') {
-            if (j->i + 1 >= j->n)
-                return json_err(j, j->i, "unterminated escape; finish the string");
-            char x = j->p[j->i + 1], o;
-            switch (x) {
-            case '"':
-                o = '"';
-                break;
-            case '\\':
-                o = '\\';
-                break;
-            case '/':
-                o = '/';
-                break;
-            case 'b':
-                o = '\b';
-                break;
-            case 'f':
-                o = '\f';
-                break;
-            case 'n':
-                o = '\n';
-                break;
-            case 'r':
-                o = '\r';
-                break;
-            case 't':
-                o = '\t';
-                break;
-            case 'u':
-                o = 0;
-                break;
-            default:
-                return json_err(j, j->i,
-                                "invalid escape \\%c; JSON allows \\\" \\\\ \\/ \\b \\f "
-                                "\\n \\r \\t \\uXXXX",
-                                x);
-            }
-            if (x != 'u') {
-                sbuf_put(j, &o, 1);
-                j->i += 2;
-                continue;
-            }
-            unsigned cp, lo;
-            if (j->i + 6 > j->n || hex4(j->p + j->i + 2, &cp))
-                return json_err(j, j->i, "\\u must be followed by 4 hex digits");
-            size_t at = j->i;
-            j->i += 6;
-            if (cp >= 0xDC00 && cp <= 0xDFFF)
-                return json_err(j, at, "lone low surrogate \\u%04x; fix the escape", cp);
-            if (cp >= 0xD800 && cp <= 0xDBFF) {
-                if (j->i + 6 > j->n || j->p[j->i] != '\\' || j->p[j->i + 1] != 'u' ||
-                    hex4(j->p + j->i + 2, &lo) || lo < 0xDC00 || lo > 0xDFFF)
-                    return json_err(j, at,
-                                    "high surrogate \\u%04x without a low surrogate; "
-                                    "fix the escape",
-                                    cp);
-                j->i += 6;
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-            }
-            if (cp == 0) return json_err(j, at, "\\u0000 in a string; tokens cannot contain NUL");
-            char u[4];
-            sbuf_put(j, u, (size_t)utf8_encode(cp, u));
+            int u = v->i + 1 < v->n && v->p[v->i + 1] == 'u';
+            if (u && v->i + 6 <= v->n && memcmp(v->p + v->i + 2, "0000", 4) == 0)
+                return vocab_err(v, v->i, "\\u0000 in a string; tokens cannot contain NUL");
+            v->i += u ? 6 : 2; /* cJSON checked the escape */
             continue;
         }
-        int l = utf8_seq_len((const unsigned char *)j->p + j->i, j->n - j->i);
-        if (!l) return json_err(j, j->i, "invalid UTF-8 byte 0x%02X; save the file as UTF-8", c);
-        sbuf_put(j, j->p + j->i, (size_t)l);
-        j->i += (size_t)l;
+        int l = utf8_seq_len((const unsigned char *)v->p + v->i, v->n - v->i);
+        if (!l) return vocab_err(v, v->i, "invalid UTF-8 byte 0x%02X; save the file as UTF-8", c);
+        v->i += (size_t)l;
     }
+    return vocab_err(v, v->n, "unterminated string; close it with '\"'");
 }
 
-typedef struct {
-    char *str;
-    uint32_t len;
-    int32_t id;
-    size_t off; /* where the key starts */
-} VEntry;
+/* Steps over the id of token item->string at v->i into *id. */
+static int vocab_walk_id(VocabText *v, const cJSON *item, int32_t *id) {
+    char shown[96];
+    quote_for_message(shown, sizeof shown, item->string, strlen(item->string));
+    vocab_skip_ws(v);
+    size_t at = v->i;
+    if (at < v->n && v->p[at] == '-')
+        return vocab_err(v, at, "token \"%s\" has a negative id; ids must be 0..N-1", shown);
+    if (!cJSON_IsNumber(item) || at >= v->n || v->p[at] < '0' || v->p[at] > '9')
+        return vocab_err(
+            v, at, "token \"%s\": id must be a non-negative integer; ids must be 0..N-1", shown);
+    long long x = 0;
+    for (; v->i < v->n && v->p[v->i] >= '0' && v->p[v->i] <= '9'; v->i++) {
+        x = x * 10 + (v->p[v->i] - '0');
+        if (x > INT32_MAX)
+            return vocab_err(v, at, "token \"%s\": id is too large; ids must be 0..N-1", shown);
+    }
+    if (v->i < v->n && (v->p[v->i] == '.' || v->p[v->i] == 'e' || v->p[v->i] == 'E'))
+        return vocab_err(
+            v, at, "token \"%s\": id must be a non-negative integer; ids must be 0..N-1", shown);
+    *id = (int32_t)x;
+    return 0;
+}
 
 /* Reads {"token": id, ...} into entries (file order). */
-static int json_vocab(Json *j, VEntry **out, size_t *n_out) {
-    VEntry *v = NULL;
-    size_t n = 0, cap = 0;
-    json_ws(j);
-    if (j->i >= j->n || j->p[j->i] != '{') {
-        json_err(j, j->i, "expected '{': vocab.json must be a JSON object {\"token\": id, ...}");
-        goto fail;
-    }
-    j->i++;
-    json_ws(j);
-    if (j->i < j->n && j->p[j->i] == '}') {
-        j->i++;
-    } else {
-        for (;;) {
-            json_ws(j);
-            if (j->i >= j->n || j->p[j->i] != '"') {
-                json_err(j, j->i, "expected a token string in double quotes; fix the JSON syntax");
-                goto fail;
-            }
-            size_t off = j->i;
-            if (json_string(j)) goto fail;
-            char shown[96];
-            quote_for_message(shown, sizeof shown, j->sbuf, j->slen);
-            json_ws(j);
-            if (j->i >= j->n || j->p[j->i] != ':') {
-                json_err(j, j->i, "expected ':' after token \"%s\"; fix the JSON syntax", shown);
-                goto fail;
-            }
-            j->i++;
-            json_ws(j);
-            size_t vat = j->i;
-            if (j->i < j->n && j->p[j->i] == '-') {
-                json_err(j, vat, "token \"%s\" has a negative id; ids must be 0..N-1", shown);
-                goto fail;
-            }
-            if (j->i >= j->n || j->p[j->i] < '0' || j->p[j->i] > '9') {
-                json_err(j, vat,
-                         "token \"%s\": id must be a non-negative integer; ids must be 0..N-1",
-                         shown);
-                goto fail;
-            }
-            long long id = 0;
-            while (j->i < j->n && j->p[j->i] >= '0' && j->p[j->i] <= '9') {
-                id = id * 10 + (j->p[j->i] - '0');
-                if (id > INT32_MAX) {
-                    json_err(j, vat, "token \"%s\": id is too large; ids must be 0..N-1", shown);
-                    goto fail;
-                }
-                j->i++;
-            }
-            if (j->i < j->n && (j->p[j->i] == '.' || j->p[j->i] == 'e' || j->p[j->i] == 'E')) {
-                json_err(j, vat,
-                         "token \"%s\": id must be a non-negative integer; ids must be 0..N-1",
-                         shown);
-                goto fail;
-            }
-            if (n == cap) {
-                cap = cap ? 2 * cap : 1024;
-                v = xrealloc(v, cap * sizeof *v, "the vocab");
-            }
-            v[n].str = dup_bytes(j->sbuf, j->slen);
-            v[n].len = (uint32_t)j->slen;
-            v[n].id = (int32_t)id;
-            v[n].off = off;
-            n++;
-            json_ws(j);
-            if (j->i < j->n && j->p[j->i] == ',') {
-                j->i++;
-                continue;
-            }
-            if (j->i < j->n && j->p[j->i] == '}') {
-                j->i++;
-                break;
-            }
-            json_err(j, j->i,
-                     "expected ',' or '}' after the id of token \"%s\"; fix the JSON syntax",
-                     shown);
-            goto fail;
+static int vocab_read_entries(VocabText *v, VocabEntry **out, size_t *n_out) {
+    vocab_skip_ws(v);
+    if (v->i >= v->n || v->p[v->i] != '{')
+        return vocab_err(v, v->i,
+                         "expected '{': vocab.json must be a JSON object {\"token\": id, ...}");
+    const char *end = NULL;
+    /* n + 1: the NUL file_read_all adds ends the text, so cJSON reports an early end as byte n */
+    cJSON *root = cJSON_ParseWithLengthOpts(v->p, v->n + 1, &end, 0);
+    if (!root) {
+        size_t at = end && end >= v->p ? (size_t)(end - v->p) : 0;
+        if (at > v->n) at = v->n;
+        size_t before = at; /* the last byte before at that is not whitespace */
+        while (before > 0 && strchr(" \t\n\r", v->p[before - 1])) before--;
+        /* cJSON stops on the backslash of a bad escape (a backslash after these is no escape) */
+        if (at < v->n && v->p[at] == '\\' && before > 0 && !strchr(":,[{", v->p[before - 1])) {
+            char esc[32];
+            quote_for_message(esc, sizeof esc, v->p + at, v->n - at < 6 ? v->n - at : 6);
+            return vocab_err(v, at,
+                             "invalid escape \"%s\"; JSON allows \\\" \\\\ \\/ \\b \\f \\n \\r "
+                             "\\t and \\u with 4 hex digits (two, a surrogate pair, above "
+                             "U+FFFF; never \\u0000)",
+                             esc);
         }
+        /* cJSON's position can be one byte past the fault: show a little before it too */
+        size_t from = at > 12 ? at - 12 : 0;
+        while (from > 0 && from < at && ((unsigned char)v->p[from] & 0xC0) == 0x80) from--;
+        char near[96];
+        quote_for_message(near, sizeof near, v->p + from, v->n - from < 36 ? v->n - from : 36);
+        return vocab_err(v, at,
+                         "not valid JSON near \"%s\"; fix the JSON syntax (vocab.json is one "
+                         "object {\"token\": id, ...})",
+                         near);
     }
-    json_ws(j);
-    if (j->i < j->n) {
-        json_err(j, j->i, "unexpected data after the closing '}'; remove it");
-        goto fail;
+    v->i = (size_t)(end - v->p);
+    vocab_skip_ws(v);
+    if (v->i < v->n) {
+        cJSON_Delete(root);
+        return vocab_err(v, v->i, "unexpected data after the closing '}'; remove it");
     }
-    *out = v;
+    size_t n = (size_t)cJSON_GetArraySize(root), k = 0;
+    VocabEntry *e = xmalloc((n + 1) * sizeof *e, "the vocab");
+    v->i = 0;
+    int rc = vocab_walk_char(v, '{');
+    for (const cJSON *item = root->child; item && rc == 0; item = item->next, k++) {
+        vocab_skip_ws(v);
+        e[k].off = v->i;
+        if (vocab_walk_string(v) || vocab_walk_char(v, ':') || vocab_walk_id(v, item, &e[k].id) ||
+            vocab_walk_char(v, item->next ? ',' : '}')) {
+            rc = -1;
+            break;
+        }
+        e[k].len = (uint32_t)strlen(item->string);
+        e[k].str = dup_bytes(item->string, e[k].len);
+    }
+    cJSON_Delete(root);
+    if (rc) {
+        for (size_t j = 0; j < k; j++) xfree(e[j].str);
+        xfree(e);
+        return -1;
+    }
+    *out = e;
     *n_out = n;
     return 0;
-fail:
-    for (size_t k = 0; k < n; k++) xfree(v[k].str);
-    free(v);
-    return -1;
 }
 
 static int load_vocab(Tokenizer *t, const char *path, BytesMap *map, size_t **offsets, char **file,
@@ -268,12 +200,10 @@ static int load_vocab(Tokenizer *t, const char *path, BytesMap *map, size_t **of
     size_t n_file;
     char *buf = file_read_all(path, &n_file, e);
     if (!buf) return -1;
-    Json j = {.path = path, .p = buf, .n = n_file, .e = e};
-    VEntry *v = NULL;
+    VocabText text = {.path = path, .p = buf, .n = n_file, .e = e};
+    VocabEntry *v = NULL;
     size_t n = 0;
-    int rc = json_vocab(&j, &v, &n);
-    free(j.sbuf);
-    if (rc) {
+    if (vocab_read_entries(&text, &v, &n)) {
         free(buf);
         return -1;
     }
@@ -284,8 +214,7 @@ static int load_vocab(Tokenizer *t, const char *path, BytesMap *map, size_t **of
                 path);
         goto fail;
     }
-    holder = malloc(n * sizeof *holder);
-    if (!holder) fatal("out of memory reading vocab.json");
+    holder = xmalloc(n * sizeof *holder, "the vocab's ids");
     for (size_t k = 0; k < n; k++) holder[k] = -1;
     bytes_map_init(map, n);
     for (size_t k = 0; k < n; k++) {
@@ -327,7 +256,7 @@ static int load_vocab(Tokenizer *t, const char *path, BytesMap *map, size_t **of
     /* tokens by id; the map now points at ids */
     *offsets = xmalloc(n * sizeof **offsets, "vocab offsets");
     for (size_t id = 0; id < n; id++) {
-        VEntry *x = &v[holder[id]];
+        VocabEntry *x = &v[holder[id]];
         char *bytes = xmalloc((size_t)x->len + 1, "token bytes");
         size_t bl = 0;
         unsigned bad;
@@ -542,10 +471,8 @@ int tok_load_dir(Tokenizer **t, const char *dir, Err *e) {
 static void json_put_string(FILE *fp, const char *s, size_t n) {
     fputc('"', fp);
     for (size_t i = 0; i < n;) {
-        const unsigned char *u = (const unsigned char *)s + i;
-        int l = utf8_seq_len(u, n - i);
-        unsigned cp = l ? utf8_decode(u, l) : u[0]; /* strings are valid UTF-8 */
-        i += l ? (size_t)l : 1;
+        uint32_t cp; /* strings are valid UTF-8 */
+        i += utf8_next((const unsigned char *)s + i, n - i, &cp);
         switch (cp) {
         case '"':
             fputs("\\\"", fp);
