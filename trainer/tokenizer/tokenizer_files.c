@@ -75,7 +75,7 @@ static int vocab_walk_char(VocabText *v, char c) {
                          "control character 0x%02X between tokens; JSON allows only spaces, tabs "
                          "and line breaks there",
                          (unsigned char)v->p[v->i]);
-    return vocab_err(v, v->i, "expected '%c'; fix the JSON syntax", c); /* cJSON agreed: unseen */
+    return vocab_err(v, v->i, "expected '%c'; fix the JSON syntax", c); /* not after cJSON */
 }
 
 /* Steps over the string at v->i (its '"'), which cJSON has decoded, refusing what cJSON lets
