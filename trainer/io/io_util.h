@@ -10,6 +10,10 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Room for a path built by path_join in the io layer (PATH_MAX on Linux); a longer one is
+ * refused with a message that says so. */
+#define IO_PATH_CAP 4096
+
 /* A printable copy of untrusted text for messages: control and non-ASCII bytes become '?',
  * long text is cut with "...". Returns buf. */
 const char *io_safe_text(char *buf, size_t cap, const char *s);
