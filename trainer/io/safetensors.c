@@ -102,12 +102,19 @@ static int cmp_by_name(const void *a, const void *b) {
     return strcmp(x, y);
 }
 
-const char *st_first_duplicate(const char **names, int n) {
-    if (n < 2) return NULL;
-    qsort(names, (size_t)n, sizeof *names, cmp_by_name);
-    for (int i = 1; i < n; i++)
-        if (strcmp(names[i - 1], names[i]) == 0) return names[i];
-    return NULL;
+int st_find_duplicate(const char *const *names, int n, char *buf, size_t cap) {
+    if (n < 2) return 0;
+    const char **sorted = xmalloc(sizeof(char *) * (size_t)n, "name sort");
+    memcpy(sorted, names, sizeof(char *) * (size_t)n);
+    qsort(sorted, (size_t)n, sizeof *sorted, cmp_by_name);
+    int found = 0;
+    for (int i = 1; i < n && !found; i++)
+        if (strcmp(sorted[i - 1], sorted[i]) == 0) {
+            io_safe_text(buf, cap, sorted[i]);
+            found = 1;
+        }
+    xfree(sorted);
+    return found;
 }
 
 /* ---- opening ---------------------------------------------------------------------------- */

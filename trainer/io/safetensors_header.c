@@ -222,13 +222,8 @@ static int parse_metadata(StFile *f, const cJSON *meta, Err *e) {
         f->meta_count++;
     }
     /* duplicate keys */
-    const char **sorted = xmalloc(sizeof(char *) * (size_t)n, "metadata key sort");
-    for (int i = 0; i < n; i++) sorted[i] = f->meta_keys[i];
-    const char *dup = st_first_duplicate(sorted, n);
     char kn[160];
-    if (dup) io_safe_text(kn, sizeof kn, dup);
-    xfree(sorted);
-    if (dup)
+    if (st_find_duplicate((const char *const *)f->meta_keys, f->meta_count, kn, sizeof kn))
         return err_set(e,
                        "%s: \"__metadata__\" has a duplicate key '%s'; each key may appear only "
                        "once",
@@ -247,11 +242,10 @@ static int validate_layout(StFile *f, uint64_t data_size, Err *e) {
         return 0;
     }
     /* duplicate names */
-    const char **names = xmalloc(sizeof(char *) * (size_t)n, "safetensors name sort");
+    const char **names = xmalloc(sizeof(char *) * (size_t)n, "safetensors names");
     for (int i = 0; i < n; i++) names[i] = f->entries[i].name;
-    const char *dup = st_first_duplicate(names, n);
     char nm[160];
-    if (dup) io_safe_text(nm, sizeof nm, dup);
+    int dup = st_find_duplicate(names, n, nm, sizeof nm);
     xfree(names);
     if (dup)
         return err_set(e,

@@ -25,8 +25,9 @@ const DtypeInfo *st_dtype_lookup(const char *s);
 int st_dtype_size(StDtype d);
 const char *st_dtype_name(StDtype d);
 
-/* Sorts names[0..n) and returns one that appears twice, or NULL. */
-const char *st_first_duplicate(const char **names, int n);
+/* 1 when a name appears twice among names[0..n) (the array is left as it is), with a printable
+ * copy of it in buf; 0 otherwise. */
+int st_find_duplicate(const char *const *names, int n, char *buf, size_t cap);
 
 /* Validates f->bytes[0..f->size) (already owned by f) and fills the entries and metadata; on
  * failure the caller frees what was filled. */

@@ -153,13 +153,11 @@ int st_write(const char *path, const StWriteItem *items, int n_items, const char
         sizes[i] = numel * (uint64_t)st_dtype_size(it->dtype);
         names[i] = it->name;
     }
-    const char *dup = rc == 0 ? st_first_duplicate(names, n_items) : NULL;
-    if (dup) {
-        char nm[160];
+    char nm[160];
+    if (rc == 0 && st_find_duplicate(names, n_items, nm, sizeof nm))
         rc =
             err_set(e, "%s: tensor '%s' is given twice (duplicate name); each name may appear once",
-                    path, io_safe_text(nm, sizeof nm, dup));
-    }
+                    path, nm);
     for (int i = 0; i < n_meta && rc == 0; i++)
         if (!meta_keys[i] || !meta_values[i])
             rc = err_set(e, "%s: metadata pair %d is missing its key or value", path, i);
