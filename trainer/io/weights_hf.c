@@ -46,6 +46,8 @@ int weights_probe_hf(const char *dir, GPT2Config *cfg, Err *e) {
                        "%s: not found; a model directory needs config.json and model.safetensors "
                        "(Hugging Face GPT-2 layout), or point model.path at an llm.c .bin file",
                        cfg_path);
+    /* not json_read_file: this message ("invalid JSON; fix the syntax of config.json") is the
+     * one users and tests know */
     size_t len = 0;
     char *text = file_read_all(cfg_path, &len, e);
     if (!text) return -1;
