@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io_util.h"
 #include "peft.h"
 #include "safetensors.h"
 #include "weights.h"
@@ -90,19 +91,21 @@ int file_copy(const char *from, const char *to, Err *e) {
 int tokenizer_copy(const char *from_dir, const char *to_dir, Err *e) {
     const char *files[] = {"vocab.json", "merges.txt"};
     for (int i = 0; i < 2; i++) {
-        char from[4200], to[4200];
-        snprintf(from, sizeof from, "%s/%s", from_dir, files[i]);
-        snprintf(to, sizeof to, "%s/%s", to_dir, files[i]);
-        if (file_copy(from, to, e) != 0) return -1;
+        char from[IO_PATH_CAP], to[IO_PATH_CAP];
+        if (path_join(from, sizeof from, e, "%s/%s", from_dir, files[i]) != 0 ||
+            path_join(to, sizeof to, e, "%s/%s", to_dir, files[i]) != 0 ||
+            file_copy(from, to, e) != 0)
+            return -1;
     }
     return 0;
 }
 
 int checkpoint_write(const char *dir, const CheckpointContent *c, Err *e) {
     const TrainState *st = &c->state;
-    char tmp[4096], old[4096], path[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", dir);
-    snprintf(old, sizeof old, "%s.old", dir);
+    char tmp[IO_PATH_CAP], old[IO_PATH_CAP], path[IO_PATH_CAP];
+    if (path_join(tmp, sizeof tmp, e, "%s.tmp", dir) != 0 ||
+        path_join(old, sizeof old, e, "%s.old", dir) != 0)
+        return -1;
     if (remove_tree(tmp, e) != 0 || mkdir_p(tmp, e) != 0) return -1;
 
     char step[32];
@@ -110,8 +113,9 @@ int checkpoint_write(const char *dir, const CheckpointContent *c, Err *e) {
     const char *keys[] = {"step"};
     const char *vals[] = {step};
     if (c->lora) {
-        snprintf(path, sizeof path, "%s/adapter.safetensors", tmp);
-        if (lora_save(c->lora, path, keys, vals, 1, e) != 0) return -1;
+        if (path_join(path, sizeof path, e, "%s/adapter.safetensors", tmp) != 0 ||
+            lora_save(c->lora, path, keys, vals, 1, e) != 0)
+            return -1;
     }
     if (c->fault_crash) { /* fault injection: the process dies with the checkpoint half written */
         fprintf(stderr, "imprint: fault injection: killed while writing %s\n", tmp);
@@ -120,17 +124,19 @@ int checkpoint_write(const char *dir, const CheckpointContent *c, Err *e) {
     }
     if (c->model && weights_save_hf(c->model, tmp, 0, e) != 0) return -1;
     if (c->tokenizer && c->tokenizer[0] && tokenizer_copy(c->tokenizer, tmp, e) != 0) return -1;
-    snprintf(path, sizeof path, "%s/optim.safetensors", tmp);
-    if (write_optim(path, c->opt, e) != 0) return -1;
-    snprintf(path, sizeof path, "%s/state.json", tmp);
-    if (write_state(path, st, e) != 0) return -1;
+    if (path_join(path, sizeof path, e, "%s/optim.safetensors", tmp) != 0 ||
+        write_optim(path, c->opt, e) != 0)
+        return -1;
+    if (path_join(path, sizeof path, e, "%s/state.json", tmp) != 0 || write_state(path, st, e) != 0)
+        return -1;
     if (c->eval_json) {
-        snprintf(path, sizeof path, "%s/eval.json", tmp);
-        if (file_write_atomic(path, c->eval_json, strlen(c->eval_json), e) != 0) return -1;
+        if (path_join(path, sizeof path, e, "%s/eval.json", tmp) != 0 ||
+            file_write_atomic(path, c->eval_json, strlen(c->eval_json), e) != 0)
+            return -1;
     }
     if (c->lora && c->peft_base) {
-        char peft[4200];
-        snprintf(peft, sizeof peft, "%s/peft", tmp);
+        char peft[IO_PATH_CAP];
+        if (path_join(peft, sizeof peft, e, "%s/peft", tmp) != 0) return -1;
         char step_s[32], stage_s[16];
         snprintf(step_s, sizeof step_s, "%lld", (long long)st->step);
         snprintf(stage_s, sizeof stage_s, "%d", st->stage);
@@ -153,9 +159,9 @@ int checkpoint_write(const char *dir, const CheckpointContent *c, Err *e) {
     if (rename(tmp, dir) != 0)
         return err_set(e, "%s: cannot rename the new checkpoint into place: %s", dir,
                        strerror(errno));
-    char parent[4096];
-    snprintf(parent, sizeof parent, "%s", dir);
-    if (fsync_dir(dirname(parent), e) != 0) return -1;
+    char parent[IO_PATH_CAP];
+    if (path_join(parent, sizeof parent, e, "%s", dir) != 0 || fsync_dir(dirname(parent), e) != 0)
+        return -1;
     if (had_old && remove_tree(old, e) != 0) return -1;
     return 0;
 }
@@ -163,22 +169,19 @@ int checkpoint_write(const char *dir, const CheckpointContent *c, Err *e) {
 /* ---- reading back --------------------------------------------------------------------------- */
 
 int checkpoint_read_state(const char *dir, TrainState *st, Err *e) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/state.json", dir);
-    size_t n = 0;
-    char *text = file_read_all(path, &n, e);
-    if (!text) return -1;
-    cJSON *o = cJSON_ParseWithLength(text, n);
-    free(text);
+    char path[IO_PATH_CAP];
+    if (path_join(path, sizeof path, e, "%s/state.json", dir) != 0) return -1;
     memset(st, 0, sizeof *st);
     st->stage = -1;
+    cJSON *o = json_read_file(path, e);
+    if (!o) return -1;
     const cJSON *step = cJSON_GetObjectItemCaseSensitive(o, "step");
     const cJSON *tok = cJSON_GetObjectItemCaseSensitive(o, "tokens_seen");
     const cJSON *seed = cJSON_GetObjectItemCaseSensitive(o, "seed");
     const cJSON *stage = cJSON_GetObjectItemCaseSensitive(o, "stage");
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "stage_name");
     const cJSON *ss = cJSON_GetObjectItemCaseSensitive(o, "stage_steps");
-    if (!o || !cJSON_IsNumber(step) || !cJSON_IsNumber(tok) || !cJSON_IsString(seed)) {
+    if (!cJSON_IsNumber(step) || !cJSON_IsNumber(tok) || !cJSON_IsString(seed)) {
         cJSON_Delete(o);
         return err_set(e,
                        "%s: not a valid imprint state (needs step, tokens_seen, seed); the "
@@ -206,8 +209,8 @@ int checkpoint_read_state(const char *dir, TrainState *st, Err *e) {
 }
 
 int checkpoint_read_optim(const char *dir, AdamW *opt, Err *e) {
-    char path[4200], name[TENSOR_NAME_MAX + 2];
-    snprintf(path, sizeof path, "%s/optim.safetensors", dir);
+    char path[IO_PATH_CAP], name[TENSOR_NAME_MAX + 2];
+    if (path_join(path, sizeof path, e, "%s/optim.safetensors", dir) != 0) return -1;
     StFile f;
     if (st_open(&f, path, e) != 0) return -1;
     int rc = 0;

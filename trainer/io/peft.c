@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io_util.h"
 #include "safetensors.h"
 
 #define PEFT_PREFIX "base_model.model.transformer."
@@ -120,13 +121,11 @@ int peft_export(const Lora *lo, const char *dir, const char *base_model,
     int nm = 1;
     for (int i = 0; i < n_meta && nm < 16; i++, nm++)
         keys[nm] = meta_keys[i], vals[nm] = meta_values[i];
-    char path[4200];
-    snprintf(path, sizeof path, "%s/adapter_model.safetensors", dir);
-    int rc = st_write(path, items, k, keys, vals, nm, e);
-    if (rc == 0) {
-        snprintf(path, sizeof path, "%s/adapter_config.json", dir);
-        rc = write_config(lo, path, base_model, R, n_qkv > 0, has_o, e);
-    }
+    char path[IO_PATH_CAP];
+    int rc = path_join(path, sizeof path, e, "%s/adapter_model.safetensors", dir);
+    if (rc == 0) rc = st_write(path, items, k, keys, vals, nm, e);
+    if (rc == 0) rc = path_join(path, sizeof path, e, "%s/adapter_config.json", dir);
+    if (rc == 0) rc = write_config(lo, path, base_model, R, n_qkv > 0, has_o, e);
     xfree(shapes);
     xfree(names);
     xfree(items);
@@ -157,14 +156,11 @@ static int parse_name(const char *name, int *layer, int *is_proj, char *which) {
 }
 
 int peft_import(Lora *lo, const char *dir, int n_layer, int n_embd, int max_rows, Err *e) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/adapter_config.json", dir);
-    size_t n = 0;
-    char *text = file_read_all(path, &n, e);
-    if (!text) return -1;
-    cJSON *cfg = cJSON_ParseWithLength(text, n);
-    free(text);
-    if (!cfg || !cJSON_IsObject(cfg)) {
+    char path[IO_PATH_CAP];
+    if (path_join(path, sizeof path, e, "%s/adapter_config.json", dir) != 0) return -1;
+    cJSON *cfg = json_read_file(path, e);
+    if (!cfg) return -1;
+    if (!cJSON_IsObject(cfg)) {
         cJSON_Delete(cfg);
         return err_set(e, "%s: not a JSON object; is this a PEFT adapter directory?", path);
     }
@@ -193,7 +189,7 @@ int peft_import(Lora *lo, const char *dir, int n_layer, int n_embd, int max_rows
     cJSON_Delete(cfg);
     if (rc != 0) return -1;
 
-    snprintf(path, sizeof path, "%s/adapter_model.safetensors", dir);
+    if (path_join(path, sizeof path, e, "%s/adapter_model.safetensors", dir) != 0) return -1;
     StFile f;
     if (st_open(&f, path, e) != 0) return -1;
     /* which layers and modules are present */

@@ -45,7 +45,7 @@ typedef struct StEntry {
 } StEntry;
 
 typedef struct StFile {
-    char path[1024];
+    char path[4096]; /* the path st_open was given (too long a path is refused), or the label */
     unsigned char *bytes; /* the whole file */
     size_t size;
     size_t data_start; /* 8 + N */
