@@ -66,20 +66,28 @@ static int lerr(const Loader *L, const config_setting_t *at, const char *fmt, ..
     return err_set(L->e, "%s:%d: %s", L->path, line_of(at), msg);
 }
 
+/* A name that is not in names[0..n): "unknown <kind> "<s>" in <what>; did you mean "<near>"?
+ * (<list_label>: <names>)" when one is close, else "...; <no_match>: <names>". */
+static int unknown_name(const Loader *L, const config_setting_t *at, const char *kind,
+                        const char *s, const char *what, const char *const *names, int n,
+                        const char *list_label, const char *no_match) {
+    char list[512];
+    join_names(list, sizeof list, names, n);
+    const char *near = closest(s, names, n);
+    if (near)
+        return lerr(L, at, "unknown %s \"%s\" in %s; did you mean \"%s\"? (%s: %s)", kind, s, what,
+                    near, list_label, list);
+    return lerr(L, at, "unknown %s \"%s\" in %s; %s: %s", kind, s, what, no_match, list);
+}
+
 /* Every child of `group` must be named in allowed[0..n). */
 static int check_keys(const Loader *L, const config_setting_t *group, const char *what,
                       const char *const *allowed, int n) {
     for (int i = 0; i < config_setting_length(group); i++) {
         const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
         const char *name = config_setting_name(s);
-        if (name_index(name, allowed, n) >= 0) continue;
-        char list[256];
-        join_names(list, sizeof list, allowed, n);
-        const char *near = closest(name, allowed, n);
-        if (near)
-            return lerr(L, s, "unknown key \"%s\" in %s; did you mean \"%s\"? (allowed: %s)", name,
-                        what, near, list);
-        return lerr(L, s, "unknown key \"%s\" in %s; allowed keys are: %s", name, what, list);
+        if (name_index(name, allowed, n) < 0)
+            return unknown_name(L, s, "key", name, what, allowed, n, "allowed", "allowed keys are");
     }
     return 0;
 }
@@ -502,15 +510,9 @@ static int load_chain(const Loader *L, const config_setting_t *g, Chain *ch) {
     const char *fv =
         config_setting_type(form) == CONFIG_TYPE_STRING ? config_setting_get_string(form) : "";
     int form_index = name_index(fv, CHAIN_FORM_NAMES, FORM_COUNT);
-    if (form_index < 0) {
-        const char *near = closest(fv, CHAIN_FORM_NAMES, FORM_COUNT);
-        char list[512];
-        join_names(list, sizeof list, CHAIN_FORM_NAMES, FORM_COUNT);
-        if (near)
-            return lerr(L, form, "unknown form \"%s\" in %s; did you mean \"%s\"? (forms: %s)", fv,
-                        what, near, list);
-        return lerr(L, form, "unknown form \"%s\" in %s; use one of: %s", fv, what, list);
-    }
+    if (form_index < 0)
+        return unknown_name(L, form, "form", fv, what, CHAIN_FORM_NAMES, FORM_COUNT, "forms",
+                            "use one of");
     ch->form = (ChainForm)form_index;
 
     ch->slots = lib_arena_alloc(L->lib->arena, sizeof *ch->slots * CHAIN_MAX_SLOTS);
