@@ -205,29 +205,10 @@ void variant_spec(const ChainLib *lib, int chain, uint64_t seed, VariantPurpose 
 
 /* ---- volatility -------------------------------------------------------------------------- */
 
-int token_levenshtein(const int32_t *a, int na, const int32_t *b, int nb) {
-    int *row = xmalloc(sizeof *row * (size_t)(nb + 1), "levenshtein row");
-    for (int j = 0; j <= nb; j++) row[j] = j;
-    for (int i = 1; i <= na; i++) {
-        int diag = row[0];
-        row[0] = i;
-        for (int j = 1; j <= nb; j++) {
-            int up = row[j];
-            int best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best) best = up + 1;
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    int d = row[nb];
-    xfree(row);
-    return d;
-}
-
 double token_volatility(const int32_t *a, int na, const int32_t *b, int nb) {
     int longer = na > nb ? na : nb;
-    return longer == 0 ? 0.0 : (double)token_levenshtein(a, na, b, nb) / longer;
+    if (longer == 0) return 0.0;
+    return (double)levenshtein(a, (size_t)na, b, (size_t)nb, sizeof(int32_t)) / longer;
 }
 
 /* ---- band search ------------------------------------------------------------------------- */

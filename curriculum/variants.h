@@ -60,8 +60,8 @@ void variant_spec(const ChainLib *lib, int chain, uint64_t seed, VariantPurpose 
 void variant_spec_ops(const ChainLib *lib, int chain, uint64_t seed, VariantPurpose purpose,
                       uint64_t variant, const VariantOp *ops, int n_ops, RenderSpec *out);
 
-/* Levenshtein distance of two token sequences, and distance / max(na, nb) (0 if both empty). */
-int token_levenshtein(const int32_t *a, int na, const int32_t *b, int nb);
+/* Levenshtein distance of two token sequences (util.h's levenshtein) / max(na, nb) (0 if both
+ * empty). */
 double token_volatility(const int32_t *a, int na, const int32_t *b, int nb);
 
 typedef struct Variant {

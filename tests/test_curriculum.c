@@ -503,7 +503,7 @@ static void test_volatility(void) {
     CHECK_CLOSE(token_volatility(a, 4, a + 2, 2), 0.5, 0, 1e-12, "prefix dropped: 2/4");
     CHECK_CLOSE(token_volatility(a, 0, a, 0), 0.0, 0, 0, "both empty");
     CHECK_CLOSE(token_volatility(a, 0, a, 3), 1.0, 0, 0, "one empty");
-    CHECK(token_levenshtein(a, 4, other, 4) == 4, "distance 4");
+    CHECK(levenshtein(a, 4, other, 4, sizeof(int32_t)) == 4, "distance 4");
 
     /* through the word tokenizer */
     WordTok *wt = calloc(1, sizeof *wt);
