@@ -1,15 +1,15 @@
 /*
- * lora.c — attention-only LoRA: building, initialisation, forward and backward pieces.
+ * lora.c — attention-only LoRA: building, initialisation, forward and backward pieces. The
+ * arithmetic goes through the backend that owns the adapters' memory (ops.h, found from the
+ * parameter set's device).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "lora.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
-#include "kernels.h" /* sgemm */
-#include "model.h"   /* tensorset_* */
+#include "ops.h"
 #include "rng.h"
 
 static const char *TARGET_NAMES[LORA_N_TARGETS] = {"q", "k", "v", "o"};
@@ -112,7 +112,7 @@ void lora_set_trainable(Lora *lo, int layer_first, int layer_last, int targets) 
 }
 
 void lora_zero_grad(Lora *lo) {
-    memset(lo->grads.memory, 0, sizeof(float) * lo->grads.numel);
+    model_ops_for(lo->grads.device)->zero(lo->grads.memory, lo->grads.numel);
 }
 
 int lora_lowest_layer(const Lora *lo) {
@@ -126,98 +126,72 @@ int lora_lowest_layer(const Lora *lo) {
 
 /* ---- dropout ------------------------------------------------------------------------------ */
 
-/* Whether element e of an adapter's input survives dropout: its draw is word e%4 of the Philox
- * block e/4 (w caches the block; `fresh` forces a refill). */
-static inline int dropout_kept(uint64_t key, uint32_t sub, uint64_t e, float p, uint32_t w[4],
-                               int fresh) {
-    if (fresh || e % 4 == 0) rng_words(key, RNG_STREAM_DROPOUT, sub, e / 4, w);
-    return (float)(w[e % 4] >> 8) * (1.0f / 16777216.0f) >= p;
+/* The dropout key of a step: element (row, c) of an adapter's input is kept iff its uniform draw
+ * >= p; the draw is keyed on (seed ^ step, adapter, global row * in + c), so the mask is the same
+ * on any rank count. */
+static uint64_t dropout_key(const Lora *lo, uint64_t step) {
+    return lo->seed ^ (step * 0x9E3779B97F4A7C15ULL);
 }
 
-/* Writes dropout(x) into the scratch buffer and returns it (or returns x when dropout is off).
- * Element (row, c) is kept iff its uniform draw >= p; the draw is keyed on (seed ^ step,
- * adapter, global row * in + c), so the mask is the same on any rank count. */
-static const float *dropout_apply(const Lora *lo, int layer, int target, const float *x, int rows,
-                                  int in, uint64_t step, uint64_t row0, int train) {
+/* Writes dropout(x) into the scratch buffer and returns it (or returns x when dropout is off). */
+static const float *dropout_apply(const ModelOps *ops, const Lora *lo, int layer, int target,
+                                  const float *x, int rows, int in, uint64_t step, uint64_t row0,
+                                  int train) {
     const float p = train ? lo->spec.dropout : 0.0f;
     if (p <= 0.0f) return x;
-    const float keep = 1.0f / (1.0f - p);
-    const uint64_t key = lo->seed ^ (step * 0x9E3779B97F4A7C15ULL);
-    const uint32_t sub = (uint32_t)(layer * LORA_N_TARGETS + target);
-    float *out = lo->scratch;
-#pragma omp parallel for schedule(static)
-    for (int r = 0; r < rows; r++) {
-        const uint64_t base = (row0 + (uint64_t)r) * (uint64_t)in;
-        uint32_t w[4];
-        for (int c = 0; c < in; c++) {
-            size_t i = (size_t)r * in + c;
-            out[i] = dropout_kept(key, sub, base + (uint64_t)c, p, w, c == 0) ? x[i] * keep : 0.0f;
-        }
-    }
-    return out;
+    ops->dropout_forward(lo->scratch, x, rows, in, p, dropout_key(lo, step),
+                         (uint32_t)(layer * LORA_N_TARGETS + target), row0);
+    return lo->scratch;
 }
 
 /* ---- forward / backward ------------------------------------------------------------------- */
 
 void lora_forward(const Lora *lo, LoraAdapter *a, int layer, int target, const float *x, int rows,
                   float *out, int ldo, uint64_t step, uint64_t first_row_global, int train) {
-    const int r = lo->spec.rank;
+    const ModelOps *ops = model_ops_for(lo->params.device);
     const float *xd =
-        dropout_apply(lo, layer, target, x, rows, a->in, step, first_row_global, train);
-    /* h = xd @ A^T   [rows, r] */
-    sgemm(CblasNoTrans, CblasTrans, rows, r, a->in, 1.0f, xd, a->in, a->A->data, a->in, 0.0f,
-          a->h->data, r);
-    /* out += scale * h @ B^T   [rows, out] */
-    sgemm(CblasNoTrans, CblasTrans, rows, a->out, r, lo->scale, a->h->data, r, a->B->data, r, 1.0f,
-          out, ldo);
+        dropout_apply(ops, lo, layer, target, x, rows, a->in, step, first_row_global, train);
+    /* out += scale * (xd @ A^T) @ B^T, keeping h = xd @ A^T for the backward pass */
+    ops->lora_apply(out, ldo, a->h->data, xd, a->A->data, a->B->data, rows, a->in, a->out,
+                    lo->spec.rank, lo->scale);
 }
 
 void lora_backward(const Lora *lo, LoraAdapter *a, int layer, int target, const float *x, int rows,
                    const float *dout, int ldd, float *dx, uint64_t step, uint64_t first_row_global,
                    int train) {
+    const ModelOps *ops = model_ops_for(lo->params.device);
     const int r = lo->spec.rank;
     if (!a->trainable && !dx) return;
     /* gB needs h, so it comes first; then h's buffer is reused for dh = scale * dout @ B */
     if (a->trainable) {
         /* gB[out, r] += scale * dout^T @ h */
-        sgemm(CblasTrans, CblasNoTrans, a->out, r, rows, lo->scale, dout, ldd, a->h->data, r, 1.0f,
-              a->gB->data, r);
+        ops->gemm(OPS_TRANS, OPS_NO_TRANS, a->out, r, rows, lo->scale, dout, ldd, a->h->data, r,
+                  1.0f, a->gB->data, r);
     }
     float *dh = a->h->data; /* h is no longer needed */
-    sgemm(CblasNoTrans, CblasNoTrans, rows, r, a->out, lo->scale, dout, ldd, a->B->data, r, 0.0f,
-          dh, r);
+    ops->gemm(OPS_NO_TRANS, OPS_NO_TRANS, rows, r, a->out, lo->scale, dout, ldd, a->B->data, r,
+              0.0f, dh, r);
     if (a->trainable) {
         /* gA[r, in] += dh^T @ dropout(x) */
         const float *xd =
-            dropout_apply(lo, layer, target, x, rows, a->in, step, first_row_global, train);
-        sgemm(CblasTrans, CblasNoTrans, r, a->in, rows, 1.0f, dh, r, xd, a->in, 1.0f, a->gA->data,
-              a->in);
+            dropout_apply(ops, lo, layer, target, x, rows, a->in, step, first_row_global, train);
+        ops->gemm(OPS_TRANS, OPS_NO_TRANS, r, a->in, rows, 1.0f, dh, r, xd, a->in, 1.0f,
+                  a->gA->data, a->in);
     }
     if (dx) {
         const float p = train ? lo->spec.dropout : 0.0f;
         if (p <= 0.0f) {
             /* dx += dh @ A */
-            sgemm(CblasNoTrans, CblasNoTrans, rows, a->in, r, 1.0f, dh, r, a->A->data, a->in, 1.0f,
-                  dx, a->in);
+            ops->gemm(OPS_NO_TRANS, OPS_NO_TRANS, rows, a->in, r, 1.0f, dh, r, a->A->data, a->in,
+                      1.0f, dx, a->in);
         } else {
             /* dx += mask/(1-p) * (dh @ A): form dh @ A in the scratch buffer, then mask it
              * with the same draws as the forward pass */
             float *tmp = lo->scratch;
-            sgemm(CblasNoTrans, CblasNoTrans, rows, a->in, r, 1.0f, dh, r, a->A->data, a->in, 0.0f,
-                  tmp, a->in);
-            const float keep = 1.0f / (1.0f - p);
-            const uint64_t key = lo->seed ^ (step * 0x9E3779B97F4A7C15ULL);
-            const uint32_t sub = (uint32_t)(layer * LORA_N_TARGETS + target);
-#pragma omp parallel for schedule(static)
-            for (int row = 0; row < rows; row++) {
-                const uint64_t base = (first_row_global + (uint64_t)row) * (uint64_t)a->in;
-                uint32_t w[4];
-                for (int c = 0; c < a->in; c++) {
-                    size_t i = (size_t)row * a->in + c;
-                    if (dropout_kept(key, sub, base + (uint64_t)c, p, w, c == 0))
-                        dx[i] += tmp[i] * keep;
-                }
-            }
+            ops->gemm(OPS_NO_TRANS, OPS_NO_TRANS, rows, a->in, r, 1.0f, dh, r, a->A->data, a->in,
+                      0.0f, tmp, a->in);
+            ops->dropout_backward(dx, tmp, rows, a->in, p, dropout_key(lo, step),
+                                  (uint32_t)(layer * LORA_N_TARGETS + target), first_row_global);
         }
     }
 }

@@ -1,8 +1,10 @@
 /*
- * model.c — GPT-2 forward and backward on the CPU, with attention-only LoRA.
+ * model.c — GPT-2 forward and backward, with attention-only LoRA, written once against the
+ * backend operations of ops.h (m->ops): this file computes pointers and shapes and never touches
+ * tensor memory itself.
  *
- * Read top to bottom: tensor sets (one allocation each), building the model, initialisation,
- * forward, loss, backward.
+ * Read top to bottom: building the model, initialisation, forward (with the optional taps of
+ * taps.h), loss, backward.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "model.h"
@@ -12,60 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels.h"
 #include "rng.h"
-
-/* ---- tensor sets ----------------------------------------------------------------------- */
-
-void tensorset_init(TensorSet *s, int capacity) {
-    memset(s, 0, sizeof *s);
-    s->capacity = capacity;
-    s->items = xmalloc(sizeof(Tensor) * (size_t)(capacity > 0 ? capacity : 1), "tensor list");
-}
-
-Tensor *tensorset_add(TensorSet *s, const char *name, int ndim, const int64_t *shape) {
-    if (s->count >= s->capacity) fatal("internal: tensor set full adding %s", name);
-    if (s->memory) fatal("internal: tensor %s added after allocation", name);
-    Tensor *t = &s->items[s->count++];
-    memset(t, 0, sizeof *t);
-    snprintf(t->name, sizeof t->name, "%s", name);
-    t->ndim = ndim;
-    t->numel = 1;
-    for (int i = 0; i < ndim; i++) {
-        t->shape[i] = shape[i];
-        t->numel *= (size_t)shape[i];
-    }
-    return t;
-}
-
-/* Each tensor starts on a 64-byte boundary. */
-static size_t padded(size_t numel) {
-    return (numel + 15) & ~(size_t)15;
-}
-
-void tensorset_alloc(TensorSet *s, const char *what) {
-    size_t total = 0;
-    for (int i = 0; i < s->count; i++) total += padded(s->items[i].numel);
-    s->numel = total;
-    s->memory = xmalloc(sizeof(float) * (total ? total : 1), what);
-    size_t off = 0;
-    for (int i = 0; i < s->count; i++) {
-        s->items[i].data = s->memory + off;
-        off += padded(s->items[i].numel);
-    }
-}
-
-void tensorset_free(TensorSet *s) {
-    xfree(s->memory);
-    xfree(s->items);
-    memset(s, 0, sizeof *s);
-}
-
-Tensor *tensorset_find(const TensorSet *s, const char *name) {
-    for (int i = 0; i < s->count; i++)
-        if (strcmp(s->items[i].name, name) == 0) return &s->items[i];
-    return NULL;
-}
 
 /* ---- building ---------------------------------------------------------------------------- */
 
@@ -171,6 +120,7 @@ void gpt2_build(GPT2 *m, const GPT2Config *cfg, int max_B, int max_T) {
      * oversubscribes the cores ~5x. */
     omp_set_max_active_levels(1);
     memset(m, 0, sizeof *m);
+    m->ops = model_ops_for(DEVICE_CPU); /* the one backend of this build; see ops.h */
     m->cfg = *cfg;
     m->max_B = max_B;
     m->max_T = max_T;
@@ -195,7 +145,7 @@ void gpt2_free(GPT2 *m) {
 }
 
 void gpt2_zero_grad(GPT2 *m) {
-    if (m->grads.set.memory) memset(m->grads.set.memory, 0, sizeof(float) * m->grads.set.numel);
+    if (m->grads.set.memory) m->ops->zero(m->grads.set.memory, m->grads.set.numel);
 }
 
 size_t gpt2_num_params(const GPT2 *m) {
@@ -206,6 +156,10 @@ size_t gpt2_num_params(const GPT2 *m) {
 
 Tensor *gpt2_param(GPT2 *m, const char *name) {
     return tensorset_find(&m->params.set, name);
+}
+
+void gpt2_set_taps(GPT2 *m, const ModelTaps *taps) {
+    m->taps = taps;
 }
 
 /* ---- initialisation ---------------------------------------------------------------------- */
@@ -256,8 +210,23 @@ static float *layer_out(GPT2 *m, int l) {
     return l + 1 < m->cfg.n_layer ? m->acts.layers[l + 1].res_in->data : m->acts.res_out->data;
 }
 
+/* Hands one activation to the attached taps (taps.h), if they selected its point. */
+static void tap(const ModelTaps *taps, TapPoint point, int layer, const float *data, int64_t d0,
+                int64_t d1, int64_t d2, int64_t d3) {
+    if (!(taps->mask & (1u << point))) return;
+    TapView v = {.point = point, .layer = layer, .name = tap_point_name(point), .data = data};
+    v.ndim = d3 > 0 ? 4 : 3;
+    v.shape[0] = d0;
+    v.shape[1] = d1;
+    v.shape[2] = d2;
+    v.shape[3] = d3 > 0 ? d3 : 0;
+    taps->fn(&v, taps->user);
+}
+
 int gpt2_forward(GPT2 *m, const Lora *lora, const Batch *b, Err *e) {
     if (check_batch(m, b, e) != 0) return -1;
+    const ModelOps *ops = m->ops;
+    const ModelTaps *taps = m->taps && m->taps->fn ? m->taps : NULL;
     const GPT2Config *c = &m->cfg;
     const int B = b->B, T = b->T, C = c->n_embd, NH = c->n_head, V = c->vocab;
     const int rows = B * T;
@@ -270,23 +239,18 @@ int gpt2_forward(GPT2 *m, const Lora *lora, const Batch *b, Err *e) {
 
     /* token + position embeddings */
     float *x = a->layers[0].res_in->data;
-#pragma omp parallel for schedule(static)
-    for (int r = 0; r < rows; r++) {
-        const float *te = p->wte->data + (size_t)b->inputs[r] * C;
-        const float *pe = p->wpe->data + (size_t)(r % T) * C;
-        float *o = x + (size_t)r * C;
-        for (int i = 0; i < C; i++) o[i] = te[i] + pe[i];
-    }
+    ops->embedding_forward(x, b->inputs, p->wte->data, p->wpe->data, rows, T, C);
+    if (taps) tap(taps, TAP_EMBED, -1, x, B, T, C, 0);
 
     for (int l = 0; l < c->n_layer; l++) {
         GPT2Layer *w = &p->layers[l];
         GPT2LayerActs *la = &a->layers[l];
         float *res = la->res_in->data;
 
-        layernorm_forward(la->ln1->data, la->ln1_mean->data, la->ln1_rstd->data, res,
-                          w->ln1_w->data, w->ln1_b->data, rows, C, c->ln_eps);
-        mm_forward(la->qkv->data, 3 * C, la->ln1->data, w->attn_w->data, w->attn_b->data, rows, C,
-                   3 * C, 0);
+        ops->layernorm_forward(la->ln1->data, la->ln1_mean->data, la->ln1_rstd->data, res,
+                               w->ln1_w->data, w->ln1_b->data, rows, C, c->ln_eps);
+        ops->matmul(la->qkv->data, 3 * C, la->ln1->data, w->attn_w->data, w->attn_b->data, rows, C,
+                    3 * C, 0);
         if (use_lora)
             for (int t = LORA_TARGET_Q; t <= LORA_TARGET_V; t++) {
                 LoraAdapter *ad = lora_get(lora, l, t);
@@ -294,65 +258,46 @@ int gpt2_forward(GPT2 *m, const Lora *lora, const Batch *b, Err *e) {
                     lora_forward(lora, ad, l, t, la->ln1->data, rows, la->qkv->data + t * C, 3 * C,
                                  b->step, row0, b->train);
             }
-        attention_forward(la->atty->data, la->att->data, la->qkv->data, B, T, C, NH);
+        ops->attention_forward(la->atty->data, la->att->data, la->qkv->data, B, T, C, NH);
+        if (taps) tap(taps, TAP_ATTN_PROBS, l, la->att->data, B, NH, T, T);
 
         /* res_mid = res + atty @ c_proj (+ LoRA o) */
-        memcpy(la->res_mid->data, res, sizeof(float) * (size_t)rows * C);
-        mm_forward(la->res_mid->data, C, la->atty->data, w->proj_w->data, w->proj_b->data, rows, C,
-                   C, 1);
+        ops->copy(la->res_mid->data, res, (size_t)rows * C);
+        ops->matmul(la->res_mid->data, C, la->atty->data, w->proj_w->data, w->proj_b->data, rows, C,
+                    C, 1);
         if (use_lora) {
             LoraAdapter *ad = lora_get(lora, l, LORA_TARGET_O);
             if (ad)
                 lora_forward(lora, ad, l, LORA_TARGET_O, la->atty->data, rows, la->res_mid->data, C,
                              b->step, row0, b->train);
         }
+        if (taps) tap(taps, TAP_RESID_ATTN, l, la->res_mid->data, B, T, C, 0);
 
-        layernorm_forward(la->ln2->data, la->ln2_mean->data, la->ln2_rstd->data, la->res_mid->data,
-                          w->ln2_w->data, w->ln2_b->data, rows, C, c->ln_eps);
-        mm_forward(la->fch->data, 4 * C, la->ln2->data, w->fc_w->data, w->fc_b->data, rows, C,
-                   4 * C, 0);
-        gelu_forward(la->fcg->data, la->fch->data, (size_t)rows * 4 * C);
+        ops->layernorm_forward(la->ln2->data, la->ln2_mean->data, la->ln2_rstd->data,
+                               la->res_mid->data, w->ln2_w->data, w->ln2_b->data, rows, C,
+                               c->ln_eps);
+        ops->matmul(la->fch->data, 4 * C, la->ln2->data, w->fc_w->data, w->fc_b->data, rows, C,
+                    4 * C, 0);
+        ops->gelu_forward(la->fcg->data, la->fch->data, (size_t)rows * 4 * C);
         float *out = layer_out(m, l);
-        memcpy(out, la->res_mid->data, sizeof(float) * (size_t)rows * C);
-        mm_forward(out, C, la->fcg->data, w->fc2_w->data, w->fc2_b->data, rows, 4 * C, C, 1);
+        ops->copy(out, la->res_mid->data, (size_t)rows * C);
+        ops->matmul(out, C, la->fcg->data, w->fc2_w->data, w->fc2_b->data, rows, 4 * C, C, 1);
+        if (taps) tap(taps, TAP_RESID_MLP, l, out, B, T, C, 0);
     }
 
-    layernorm_forward(a->lnf->data, a->lnf_mean->data, a->lnf_rstd->data, a->res_out->data,
-                      p->lnf_w->data, p->lnf_b->data, rows, C, c->ln_eps);
+    ops->layernorm_forward(a->lnf->data, a->lnf_mean->data, a->lnf_rstd->data, a->res_out->data,
+                           p->lnf_w->data, p->lnf_b->data, rows, C, c->ln_eps);
     /* logits = lnf @ wte^T (tied LM head) */
-    lm_head_forward(a->logits->data, a->lnf->data, p->wte->data, rows, C, V);
+    ops->lm_head_forward(a->logits->data, a->lnf->data, p->wte->data, rows, C, V);
+    if (taps) tap(taps, TAP_LOGITS, -1, a->logits->data, B, T, V, 0);
     return 0;
 }
 
 /* ---- loss -------------------------------------------------------------------------------- */
 
 double gpt2_loss(GPT2 *m, const Batch *b) {
-    const int rows = m->B * m->T, V = m->cfg.vocab;
-    float *logits = m->acts.logits->data;
-    float *losses = m->acts.losses->data;
-    double total = 0.0;
-    /* each row by one thread; the weighted sum afterwards in row order (deterministic) */
-#pragma omp parallel for schedule(static)
-    for (int r = 0; r < rows; r++) {
-        float *z = logits + (size_t)r * V;
-        float mx = z[0];
-        for (int j = 1; j < V; j++) mx = z[j] > mx ? z[j] : mx;
-        float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-        for (int j = 0; j < V; j++) {
-            float ev = fast_expf(z[j] - mx);
-            z[j] = ev;
-            sum += ev;
-        }
-        float inv = 1.0f / sum;
-#pragma omp simd
-        for (int j = 0; j < V; j++) z[j] *= inv;
-        int tgt = b->targets[r];
-        losses[r] = (tgt >= 0 && tgt < V) ? -logf(z[tgt] > 1e-38f ? z[tgt] : 1e-38f) : 0.0f;
-    }
-    for (int r = 0; r < rows; r++)
-        if (b->weights[r] != 0.0f) total += (double)b->weights[r] * (double)losses[r];
-    return total;
+    return m->ops->softmax_cross_entropy(m->acts.logits->data, m->acts.losses->data, b->targets,
+                                         b->weights, m->B * m->T, m->cfg.vocab);
 }
 
 /* ---- backward ---------------------------------------------------------------------------- */
@@ -374,29 +319,19 @@ void gpt2_backward(GPT2 *m, Lora *lora, const Batch *b, float scale) {
     GPT2Params *p = &m->params;
     GPT2Params *gr = full ? &m->grads : NULL;
     GPT2Acts *a = &m->acts;
+    const ModelOps *ops = m->ops;
 
     /* dlogits = scale * w * (softmax - onehot), in place on the probabilities */
     float *dlogits = a->logits->data;
-#pragma omp parallel for schedule(static)
-    for (int r = 0; r < rows; r++) {
-        float *d = dlogits + (size_t)r * V;
-        float wr = scale * b->weights[r];
-        if (wr == 0.0f) {
-            memset(d, 0, sizeof(float) * V);
-            continue;
-        }
-#pragma omp simd
-        for (int j = 0; j < V; j++) d[j] *= wr;
-        d[b->targets[r]] -= wr;
-    }
+    ops->cross_entropy_backward(dlogits, b->targets, b->weights, scale, rows, V);
 
     float *d_res = a->d_res->data, *d_ln = a->d_ln->data;
-    lm_head_backward(d_ln, gr ? gr->wte->data : NULL, dlogits, a->lnf->data, p->wte->data, rows, C,
-                     V);
-    memset(d_res, 0, sizeof(float) * (size_t)rows * C);
-    layernorm_backward(d_res, gr ? g(gr->lnf_w) : NULL, gr ? g(gr->lnf_b) : NULL, d_ln,
-                       a->res_out->data, p->lnf_w->data, a->lnf_mean->data, a->lnf_rstd->data, rows,
-                       C);
+    ops->lm_head_backward(d_ln, gr ? gr->wte->data : NULL, dlogits, a->lnf->data, p->wte->data,
+                          rows, C, V);
+    ops->zero(d_res, (size_t)rows * C);
+    ops->layernorm_backward(d_res, gr ? g(gr->lnf_w) : NULL, gr ? g(gr->lnf_b) : NULL, d_ln,
+                            a->res_out->data, p->lnf_w->data, a->lnf_mean->data, a->lnf_rstd->data,
+                            rows, C);
 
     for (int l = c->n_layer - 1; l >= lowest; l--) {
         GPT2Layer *w = &p->layers[l];
@@ -405,42 +340,43 @@ void gpt2_backward(GPT2 *m, Lora *lora, const Batch *b, float scale) {
         float *d_fch = a->d_fch->data;
 
         /* MLP: out = res_mid + gelu(ln2 @ fc) @ fc2 */
-        mm_backward_input(d_fch, d_res, C, w->fc2_w->data, rows, 4 * C, C, 0);
+        ops->matmul_backward_input(d_fch, d_res, C, w->fc2_w->data, rows, 4 * C, C, 0);
         if (gw)
-            mm_backward_weight(gw->fc2_w->data, gw->fc2_b->data, la->fcg->data, d_res, C, rows,
-                               4 * C, C);
-        gelu_backward(d_fch, la->fch->data, (size_t)rows * 4 * C);
-        mm_backward_input(d_ln, d_fch, 4 * C, w->fc_w->data, rows, C, 4 * C, 0);
+            ops->matmul_backward_weight(gw->fc2_w->data, gw->fc2_b->data, la->fcg->data, d_res, C,
+                                        rows, 4 * C, C);
+        ops->gelu_backward(d_fch, la->fch->data, (size_t)rows * 4 * C);
+        ops->matmul_backward_input(d_ln, d_fch, 4 * C, w->fc_w->data, rows, C, 4 * C, 0);
         if (gw)
-            mm_backward_weight(gw->fc_w->data, gw->fc_b->data, la->ln2->data, d_fch, 4 * C, rows, C,
-                               4 * C);
-        layernorm_backward(d_res, gw ? gw->ln2_w->data : NULL, gw ? gw->ln2_b->data : NULL, d_ln,
-                           la->res_mid->data, w->ln2_w->data, la->ln2_mean->data,
-                           la->ln2_rstd->data, rows, C);
+            ops->matmul_backward_weight(gw->fc_w->data, gw->fc_b->data, la->ln2->data, d_fch, 4 * C,
+                                        rows, C, 4 * C);
+        ops->layernorm_backward(d_res, gw ? gw->ln2_w->data : NULL, gw ? gw->ln2_b->data : NULL,
+                                d_ln, la->res_mid->data, w->ln2_w->data, la->ln2_mean->data,
+                                la->ln2_rstd->data, rows, C);
 
         /* attention output: res_mid = res_in + atty @ c_proj + LoRA_o(atty) */
         float *d_atty = a->d_atty->data;
-        mm_backward_input(d_atty, d_res, C, w->proj_w->data, rows, C, C, 0);
+        ops->matmul_backward_input(d_atty, d_res, C, w->proj_w->data, rows, C, C, 0);
         if (gw)
-            mm_backward_weight(gw->proj_w->data, gw->proj_b->data, la->atty->data, d_res, C, rows,
-                               C, C);
+            ops->matmul_backward_weight(gw->proj_w->data, gw->proj_b->data, la->atty->data, d_res,
+                                        C, rows, C, C);
         if (use_lora) {
             LoraAdapter *ad = lora_get(lora, l, LORA_TARGET_O);
             if (ad)
                 lora_backward(lora, ad, l, LORA_TARGET_O, la->atty->data, rows, d_res, C, d_atty,
                               b->step, row0, b->train);
         }
-        attention_backward(a->d_qkv->data, a->d_att->data, d_atty, la->qkv->data, la->att->data, B,
-                           T, C, NH);
+        ops->attention_backward(a->d_qkv->data, a->d_att->data, d_atty, la->qkv->data,
+                                la->att->data, B, T, C, NH);
 
         /* qkv = ln1 @ c_attn + LoRA_{q,k,v}(ln1); below the lowest adapted layer nothing
          * needs the input gradient, so the walk ends here */
         const int need_dx = full || l > lowest;
         if (need_dx)
-            mm_backward_input(d_ln, a->d_qkv->data, 3 * C, w->attn_w->data, rows, C, 3 * C, 0);
+            ops->matmul_backward_input(d_ln, a->d_qkv->data, 3 * C, w->attn_w->data, rows, C, 3 * C,
+                                       0);
         if (gw)
-            mm_backward_weight(gw->attn_w->data, gw->attn_b->data, la->ln1->data, a->d_qkv->data,
-                               3 * C, rows, C, 3 * C);
+            ops->matmul_backward_weight(gw->attn_w->data, gw->attn_b->data, la->ln1->data,
+                                        a->d_qkv->data, 3 * C, rows, C, 3 * C);
         if (use_lora)
             for (int t = LORA_TARGET_Q; t <= LORA_TARGET_V; t++) {
                 LoraAdapter *ad = lora_get(lora, l, t);
@@ -449,22 +385,11 @@ void gpt2_backward(GPT2 *m, Lora *lora, const Batch *b, float scale) {
                                   3 * C, need_dx ? d_ln : NULL, b->step, row0, b->train);
             }
         if (!need_dx) break;
-        layernorm_backward(d_res, gw ? gw->ln1_w->data : NULL, gw ? gw->ln1_b->data : NULL, d_ln,
-                           la->res_in->data, w->ln1_w->data, la->ln1_mean->data, la->ln1_rstd->data,
-                           rows, C);
+        ops->layernorm_backward(d_res, gw ? gw->ln1_w->data : NULL, gw ? gw->ln1_b->data : NULL,
+                                d_ln, la->res_in->data, w->ln1_w->data, la->ln1_mean->data,
+                                la->ln1_rstd->data, rows, C);
     }
 
-    if (full) {
-        /* embeddings: serial in row order so repeated tokens sum deterministically */
-        float *dwte = gr->wte->data, *dwpe = gr->wpe->data;
-        for (int r = 0; r < rows; r++) {
-            float *te = dwte + (size_t)b->inputs[r] * C;
-            float *pe = dwpe + (size_t)(r % T) * C;
-            const float *d = d_res + (size_t)r * C;
-            for (int i = 0; i < C; i++) {
-                te[i] += d[i];
-                pe[i] += d[i];
-            }
-        }
-    }
+    if (full) /* embeddings */
+        ops->embedding_backward(gr->wte->data, gr->wpe->data, d_res, b->inputs, rows, T, C);
 }

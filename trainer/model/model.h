@@ -1,6 +1,7 @@
 /*
  * model.h — GPT-2 (learned positions, pre-LayerNorm, GELU-tanh, tied embeddings, causal
- * attention) in fp32 on the CPU, with optional attention-only LoRA.
+ * attention) in fp32, with optional attention-only LoRA. The arithmetic goes through a backend
+ * (ops.h; today the CPU's, kernels_cpu.c), and read-only taps (taps.h) can watch the forward.
  *
  * Parameters use Hugging Face's names and layouts (Conv1D weights are [in, out]), so a tensor
  * read from model.safetensors is copied, never transposed. Parameters, gradients and
@@ -21,6 +22,8 @@
 #include <stdint.h>
 
 #include "lora.h"
+#include "ops.h"
+#include "taps.h"
 #include "tensor.h"
 #include "util.h"
 
@@ -84,6 +87,10 @@ typedef struct GPT2Acts {
 } GPT2Acts;
 
 typedef struct GPT2 {
+    const ModelOps *ops;   /* the backend all arithmetic goes through, chosen by gpt2_build
+                            * (the CPU's in this build); its device is where every tensor set
+                            * of the model lives */
+    const ModelTaps *taps; /* read-only activation taps, NULL (the default) for none */
     GPT2Config cfg;
     GPT2Params params;
     GPT2Params grads; /* allocated by gpt2_alloc_grads (full training); else set.memory NULL */
@@ -139,16 +146,10 @@ size_t gpt2_num_params(const GPT2 *m);
 /* Finds a parameter tensor by HF name, or NULL. */
 Tensor *gpt2_param(GPT2 *m, const char *name);
 
-/* ---- building blocks, exposed for tests ------------------------------------------------ */
+/* Attaches read-only activation taps (taps.h) that every later gpt2_forward calls; NULL
+ * detaches them. The model keeps the pointer: taps must outlive their attachment. */
+void gpt2_set_taps(GPT2 *m, const ModelTaps *taps);
 
-/* Prepares an empty set that will hold up to `capacity` tensors (pointers returned by
- * tensorset_add stay valid: the item array never moves). */
-void tensorset_init(TensorSet *s, int capacity);
-/* Adds a named tensor to a set (before tensorset_alloc). */
-Tensor *tensorset_add(TensorSet *s, const char *name, int ndim, const int64_t *shape);
-/* Carves all tensors of the set out of one zeroed allocation. */
-void tensorset_alloc(TensorSet *s, const char *what);
-void tensorset_free(TensorSet *s);
-Tensor *tensorset_find(const TensorSet *s, const char *name);
+/* Tensor sets (tensorset_init, _add, _alloc, _find, _free) are core/tensor.h's. */
 
 #endif

@@ -1,12 +1,13 @@
 /*
- * optim.c — AdamW, schedule, clipping.
+ * optim.c — AdamW, schedule, clipping. Element-wise work goes through the backend that owns the
+ * tensors' memory (ops.h, found from the set's device).
  */
 #include "optim.h"
 
 #include <math.h>
 #include <string.h>
 
-#include "model.h" /* tensorset_* */
+#include "ops.h"
 
 static void twin_set(TensorSet *dst, const TensorSet *src, const char *what) {
     tensorset_init(dst, src->count);
@@ -48,21 +49,13 @@ void adamw_step(AdamW *o, TensorSet *params, const TensorSet *grads, const uint8
     const double bc2 = 1.0 - pow((double)b2, (double)o->t);
     const float step_size = (float)((double)lr / bc1);
     const float bc2_sqrt = (float)sqrt(bc2);
+    const ModelOps *ops = model_ops_for(params->device);
     for (int i = 0; i < params->count; i++) {
         if (active && !active[i]) continue;
         const float decay = o->decay[i] ? 1.0f - lr * o->weight_decay : 1.0f;
-        float *p = params->items[i].data;
-        const float *g = grads->items[i].data;
-        float *m = o->m.items[i].data, *v = o->v.items[i].data;
-        const size_t n = params->items[i].numel;
-#pragma omp parallel for simd schedule(static)
-        for (size_t j = 0; j < n; j++) {
-            p[j] *= decay;
-            m[j] = m[j] * b1 + g[j] * (1.0f - b1);
-            v[j] = v[j] * b2 + g[j] * g[j] * (1.0f - b2);
-            float denom = sqrtf(v[j]) / bc2_sqrt + o->eps;
-            p[j] += -step_size * (m[j] / denom);
-        }
+        ops->adamw_update(params->items[i].data, grads->items[i].data, o->m.items[i].data,
+                          o->v.items[i].data, params->items[i].numel, decay, b1, b2, o->eps,
+                          step_size, bc2_sqrt);
     }
 }
 
@@ -85,11 +78,10 @@ float lr_at(const OptimConfig *oc, int64_t step, int64_t total) {
 }
 
 double grad_global_norm(const TensorSet *grads) {
+    const ModelOps *ops = model_ops_for(grads->device);
     double s = 0.0;
-    for (int i = 0; i < grads->count; i++) {
-        const float *g = grads->items[i].data;
-        for (size_t j = 0; j < grads->items[i].numel; j++) s += (double)g[j] * (double)g[j];
-    }
+    for (int i = 0; i < grads->count; i++)
+        s = ops->sum_squares(s, grads->items[i].data, grads->items[i].numel);
     return sqrt(s);
 }
 
@@ -97,9 +89,8 @@ float grad_clip(TensorSet *grads, double norm, float max_norm) {
     if (max_norm <= 0.0f) return 1.0f;
     float coef = (float)(max_norm / (norm + 1e-6));
     if (coef >= 1.0f) return 1.0f;
-    for (int i = 0; i < grads->count; i++) {
-        float *g = grads->items[i].data;
-        for (size_t j = 0; j < grads->items[i].numel; j++) g[j] *= coef;
-    }
+    const ModelOps *ops = model_ops_for(grads->device);
+    for (int i = 0; i < grads->count; i++)
+        ops->scale(grads->items[i].data, grads->items[i].numel, coef);
     return coef;
 }

@@ -1,13 +1,18 @@
 /*
- * kernels.h — the CPU building blocks of the transformer: matrix products through CBLAS, and
- * vectorised (OpenMP SIMD) element-wise and row-wise operations. Row loops are split over
- * OpenMP threads; every output element is computed by exactly one thread in a fixed order, and
- * matrix products go through sgemm() below, so results do not depend on the thread count.
+ * kernels_cpu.h — the CPU backend's building blocks of the transformer: matrix products through
+ * CBLAS, and vectorised (OpenMP SIMD) element-wise and row-wise operations. Row loops are split
+ * over OpenMP threads; every output element is computed by exactly one thread in a fixed order,
+ * and matrix products go through sgemm() below, so results do not depend on the thread count.
+ *
+ * The model does not call these directly: it calls through the ModelOps table (ops.h) that
+ * model_ops_cpu() returns, which points at these functions and at the rest of the CPU backend
+ * (embeddings, loss, LoRA dropout, AdamW) in kernels_cpu.c. They stay public for tests and
+ * benchmarks.
  *
  * Shapes: row-major; "rows" is B*T; weights in Conv1D layout [in, out].
  */
-#ifndef IMPRINT_KERNELS_H
-#define IMPRINT_KERNELS_H
+#ifndef IMPRINT_KERNELS_CPU_H
+#define IMPRINT_KERNELS_CPU_H
 
 #include <stddef.h>
 #include <stdint.h>

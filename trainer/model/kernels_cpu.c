@@ -1,11 +1,15 @@
 /*
- * kernels.c — CPU forward/backward building blocks (see kernels.h).
+ * kernels_cpu.c — the CPU backend: forward/backward building blocks (see kernels_cpu.h) and the
+ * ModelOps table that model.c, lora.c and optim.c call through (see ops.h).
  */
-#include "kernels.h"
+#include "kernels_cpu.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
+
+#include "ops.h"
+#include "rng.h"
 
 /* ---- matrix products ------------------------------------------------------------------- */
 
@@ -389,4 +393,193 @@ void attention_backward(float *dqkv, float *scratch, const float *dout, const fl
         attention_backward_gemm(dqkv, scratch, dout, qkv, att, B, T, C, NH);
     else
         attention_backward_loops(dqkv, scratch, dout, qkv, att, B, T, C, NH);
+}
+
+/* ---- embeddings ------------------------------------------------------------------------ */
+
+static void embedding_forward(float *out, const int32_t *tokens, const float *wte, const float *wpe,
+                              int rows, int T, int C) {
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < rows; r++) {
+        const float *te = wte + (size_t)tokens[r] * C;
+        const float *pe = wpe + (size_t)(r % T) * C;
+        float *o = out + (size_t)r * C;
+        for (int i = 0; i < C; i++) o[i] = te[i] + pe[i];
+    }
+}
+
+/* serial in row order so repeated tokens sum deterministically */
+static void embedding_backward(float *dwte, float *dwpe, const float *d, const int32_t *tokens,
+                               int rows, int T, int C) {
+    for (int r = 0; r < rows; r++) {
+        float *te = dwte + (size_t)tokens[r] * C;
+        float *pe = dwpe + (size_t)(r % T) * C;
+        const float *dr = d + (size_t)r * C;
+        for (int i = 0; i < C; i++) {
+            te[i] += dr[i];
+            pe[i] += dr[i];
+        }
+    }
+}
+
+/* ---- softmax + cross-entropy ----------------------------------------------------------- */
+
+/* each row by one thread; the weighted sum afterwards in row order (deterministic) */
+static double softmax_cross_entropy(float *logits, float *losses, const int32_t *targets,
+                                    const float *weights, int rows, int V) {
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < rows; r++) {
+        float *z = logits + (size_t)r * V;
+        float mx = z[0];
+        for (int j = 1; j < V; j++) mx = z[j] > mx ? z[j] : mx;
+        float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+        for (int j = 0; j < V; j++) {
+            float ev = fast_expf(z[j] - mx);
+            z[j] = ev;
+            sum += ev;
+        }
+        float inv = 1.0f / sum;
+#pragma omp simd
+        for (int j = 0; j < V; j++) z[j] *= inv;
+        int tgt = targets[r];
+        losses[r] = (tgt >= 0 && tgt < V) ? -logf(z[tgt] > 1e-38f ? z[tgt] : 1e-38f) : 0.0f;
+    }
+    double total = 0.0;
+    for (int r = 0; r < rows; r++)
+        if (weights[r] != 0.0f) total += (double)weights[r] * (double)losses[r];
+    return total;
+}
+
+static void cross_entropy_backward(float *probs, const int32_t *targets, const float *weights,
+                                   float scale, int rows, int V) {
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < rows; r++) {
+        float *d = probs + (size_t)r * V;
+        float wr = scale * weights[r];
+        if (wr == 0.0f) {
+            memset(d, 0, sizeof(float) * V);
+            continue;
+        }
+#pragma omp simd
+        for (int j = 0; j < V; j++) d[j] *= wr;
+        d[targets[r]] -= wr;
+    }
+}
+
+/* ---- buffers --------------------------------------------------------------------------- */
+
+static void copy(float *dst, const float *src, size_t n) {
+    memcpy(dst, src, sizeof(float) * n);
+}
+
+static void zero(float *dst, size_t n) {
+    memset(dst, 0, sizeof(float) * n);
+}
+
+/* ---- LoRA ------------------------------------------------------------------------------ */
+
+static void lora_apply(float *out, int ldo, float *h, const float *x, const float *A,
+                       const float *B, int rows, int in_dim, int out_dim, int r, float scale) {
+    /* h = x @ A^T   [rows, r] */
+    sgemm(CblasNoTrans, CblasTrans, rows, r, in_dim, 1.0f, x, in_dim, A, in_dim, 0.0f, h, r);
+    /* out += scale * h @ B^T   [rows, out] */
+    sgemm(CblasNoTrans, CblasTrans, rows, out_dim, r, scale, h, r, B, r, 1.0f, out, ldo);
+}
+
+/* Whether element e survives dropout: its draw is word e%4 of the Philox block e/4 (w caches the
+ * block; `fresh` forces a refill). */
+static inline int dropout_kept(uint64_t key, uint32_t sub, uint64_t e, float p, uint32_t w[4],
+                               int fresh) {
+    if (fresh || e % 4 == 0) rng_words(key, RNG_STREAM_DROPOUT, sub, e / 4, w);
+    return (float)(w[e % 4] >> 8) * (1.0f / 16777216.0f) >= p;
+}
+
+static void dropout_forward(float *out, const float *x, int rows, int cols, float p, uint64_t key,
+                            uint32_t sub, uint64_t row0) {
+    const float keep = 1.0f / (1.0f - p);
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < rows; r++) {
+        const uint64_t base = (row0 + (uint64_t)r) * (uint64_t)cols;
+        uint32_t w[4];
+        for (int c = 0; c < cols; c++) {
+            size_t i = (size_t)r * cols + c;
+            out[i] = dropout_kept(key, sub, base + (uint64_t)c, p, w, c == 0) ? x[i] * keep : 0.0f;
+        }
+    }
+}
+
+static void dropout_backward(float *dx, const float *dy, int rows, int cols, float p, uint64_t key,
+                             uint32_t sub, uint64_t row0) {
+    const float keep = 1.0f / (1.0f - p);
+#pragma omp parallel for schedule(static)
+    for (int row = 0; row < rows; row++) {
+        const uint64_t base = (row0 + (uint64_t)row) * (uint64_t)cols;
+        uint32_t w[4];
+        for (int c = 0; c < cols; c++) {
+            size_t i = (size_t)row * cols + c;
+            if (dropout_kept(key, sub, base + (uint64_t)c, p, w, c == 0)) dx[i] += dy[i] * keep;
+        }
+    }
+}
+
+/* ---- optimizer ------------------------------------------------------------------------- */
+
+static void adamw_update(float *p, const float *g, float *m, float *v, size_t n, float decay,
+                         float b1, float b2, float eps, float step_size, float bc2_sqrt) {
+#pragma omp parallel for simd schedule(static)
+    for (size_t j = 0; j < n; j++) {
+        p[j] *= decay;
+        m[j] = m[j] * b1 + g[j] * (1.0f - b1);
+        v[j] = v[j] * b2 + g[j] * g[j] * (1.0f - b2);
+        float denom = sqrtf(v[j]) / bc2_sqrt + eps;
+        p[j] += -step_size * (m[j] / denom);
+    }
+}
+
+static double sum_squares(double acc, const float *x, size_t n) {
+    for (size_t j = 0; j < n; j++) acc += (double)x[j] * (double)x[j];
+    return acc;
+}
+
+static void scale(float *x, size_t n, float a) {
+    for (size_t j = 0; j < n; j++) x[j] *= a;
+}
+
+/* ---- the table ------------------------------------------------------------------------- */
+
+_Static_assert((int)OPS_NO_TRANS == (int)CblasNoTrans && (int)OPS_TRANS == (int)CblasTrans,
+               "ops.h's transposition flags are CBLAS's");
+
+static const ModelOps CPU_OPS = {
+    .name = "cpu",
+    .device = DEVICE_CPU,
+    .gemm = sgemm,
+    .matmul = mm_forward,
+    .matmul_backward_input = mm_backward_input,
+    .matmul_backward_weight = mm_backward_weight,
+    .lm_head_forward = lm_head_forward,
+    .lm_head_backward = lm_head_backward,
+    .embedding_forward = embedding_forward,
+    .embedding_backward = embedding_backward,
+    .layernorm_forward = layernorm_forward,
+    .layernorm_backward = layernorm_backward,
+    .gelu_forward = gelu_forward,
+    .gelu_backward = gelu_backward,
+    .attention_forward = attention_forward,
+    .attention_backward = attention_backward,
+    .softmax_cross_entropy = softmax_cross_entropy,
+    .cross_entropy_backward = cross_entropy_backward,
+    .copy = copy,
+    .zero = zero,
+    .lora_apply = lora_apply,
+    .dropout_forward = dropout_forward,
+    .dropout_backward = dropout_backward,
+    .adamw_update = adamw_update,
+    .sum_squares = sum_squares,
+    .scale = scale,
+};
+
+const ModelOps *model_ops_cpu(void) {
+    return &CPU_OPS;
 }
