@@ -78,29 +78,9 @@ int stages_setup(Trainer *tr, Err *e) {
     for (int i = 0; i < cc->n_libraries; i++) paths[i] = cc->libraries[i];
     if (chainlib_load(&tr->lib, paths, cc->n_libraries, e) != 0) return -1;
 
-    StageSpec stages[CFG_MAX_STAGES];
-    for (int s = 0; s < cc->n_stages; s++) {
-        const StageConfig *sc = &cc->stages[s];
-        stages[s] = (StageSpec){.bridge = sc->bridge,
-                                .band_lo = sc->band_lo,
-                                .band_hi = sc->band_hi,
-                                .steps = sc->steps,
-                                .replay = sc->replay,
-                                .pacing = (Pacing)sc->pacing,
-                                .loss = (LossMask)sc->loss,
-                                .anchor_weight = (float)sc->anchor_weight,
-                                .layer_first = sc->layer_first,
-                                .layer_last = sc->layer_last,
-                                .targets = sc->targets,
-                                .lr_scale = (float)sc->lr_scale,
-                                .until_threshold = sc->until_threshold,
-                                .until_max_steps = sc->steps};
-        snprintf(stages[s].name, sizeof stages[s].name, "%s", sc->name);
-        snprintf(stages[s].until_metric, sizeof stages[s].until_metric, "%s", sc->until_metric);
-    }
-    CurriculumSpec spec = {.stages = stages,
+    CurriculumSpec spec = {.stages = cc->stages, /* the config holds the curriculum's own specs */
                            .n_stages = cc->n_stages,
-                           .order = (Order)cc->order,
+                           .order = cc->order,
                            .variants_per_band = cc->variants,
                            .seed = cfg->seed,
                            .seq_len = cfg->batch.seq_len,
@@ -133,7 +113,7 @@ void stages_teardown(Trainer *tr) {
 }
 
 void stages_enter(Trainer *tr, int s) {
-    const StageConfig *sc = &tr->cfg->curriculum.stages[s];
+    const StageSpec *sc = &tr->cfg->curriculum.stages[s];
     const int last = sc->layer_last < 0 ? tr->model.cfg.n_layer - 1 : sc->layer_last;
     lora_set_trainable(&tr->lora, sc->layer_first, last, sc->targets);
     /* the optimizer skips frozen adapters entirely: no decay, no moment update */
@@ -210,24 +190,23 @@ int stages_eval(Trainer *tr, int use_adapter, int split, EvalSums out[EVAL_COUNT
     return comm_first_failure(tr->comm, rc != 0) >= 0 ? -1 : 0;
 }
 
-static const char *METRIC_SPLITS[EVAL_COUNT] = {"train", "heldout_variants", "heldout_entities",
-                                                "heldout_chains"};
-
 /* "heldout_entities.em" -> split and metric (0 = em, 1 = margin) */
 static int parse_metric(const char *m, int *split, int *which) {
-    for (int s = 0; s < EVAL_COUNT; s++) {
-        size_t n = strlen(METRIC_SPLITS[s]);
-        if (strncmp(m, METRIC_SPLITS[s], n) || m[n] != '.') continue;
-        *split = s;
-        if (!strcmp(m + n + 1, "em"))
-            *which = 0;
-        else if (!strcmp(m + n + 1, "margin"))
-            *which = 1;
-        else
-            return -1;
-        return 0;
-    }
-    return -1;
+    const char *dot = strchr(m, '.');
+    char name[CFG_NAME_MAX];
+    EvalSplit s;
+    if (!dot || (size_t)(dot - m) >= sizeof name) return -1;
+    memcpy(name, m, (size_t)(dot - m));
+    name[dot - m] = '\0';
+    if (eval_split_from_name(name, &s) != 0) return -1;
+    *split = (int)s;
+    if (!strcmp(dot + 1, "em"))
+        *which = 0;
+    else if (!strcmp(dot + 1, "margin"))
+        *which = 1;
+    else
+        return -1;
+    return 0;
 }
 
 static char *eval_json_text(const Trainer *tr, const EvalSums *adapter, int stage) {
@@ -567,7 +546,7 @@ int stages_run(Trainer *tr, const TrainOptions *opt, Err *e) {
     if (stages_eval(tr, 0, -1, tr->base_eval, e) != 0) return -1;
     double t_start = now_seconds();
     for (int s = first_stage; s < cc->n_stages; s++) {
-        const StageConfig *sc = &cc->stages[s];
+        const StageSpec *sc = &cc->stages[s];
         stages_enter(tr, s);
         int metric_split = -1, metric_which = 0;
         if (sc->until_metric[0] && parse_metric(sc->until_metric, &metric_split, &metric_which))
