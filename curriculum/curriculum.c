@@ -17,6 +17,74 @@
 
 #define HELDOUT_CHAIN_FRACTION 0.10
 
+/* ---- names and the bridge rule ------------------------------------------------------------ */
+
+const char *const LOSS_MASK_NAMES[] = {"trail", "connectives+conclusion", "conclusion", NULL};
+const char *const PACING_NAMES[] = {"linear", "root", "discrete", NULL};
+const char *const ORDER_NAMES[] = {"curriculum", "shuffled", "anti", "growing-random", NULL};
+
+_Static_assert(sizeof LOSS_MASK_NAMES / sizeof *LOSS_MASK_NAMES == LOSS_CONCLUSION + 2,
+               "one name per LossMask");
+_Static_assert(sizeof PACING_NAMES / sizeof *PACING_NAMES == PACING_DISCRETE + 2,
+               "one name per Pacing");
+_Static_assert(sizeof ORDER_NAMES / sizeof *ORDER_NAMES == ORDER_GROWING_RANDOM + 2,
+               "one name per Order");
+
+/* The index of name in a NULL-terminated table, or -1. */
+static int name_index(const char *const *names, const char *name) {
+    for (int i = 0; names[i]; i++)
+        if (strcmp(names[i], name) == 0) return i;
+    return -1;
+}
+
+const char *loss_mask_name(LossMask m) {
+    return (unsigned)m <= LOSS_CONCLUSION ? LOSS_MASK_NAMES[m] : "?";
+}
+
+int loss_mask_from_name(const char *name, LossMask *out) {
+    int i = name_index(LOSS_MASK_NAMES, name);
+    if (i < 0) return -1;
+    *out = (LossMask)i;
+    return 0;
+}
+
+const char *pacing_name(Pacing p) {
+    return (unsigned)p <= PACING_DISCRETE ? PACING_NAMES[p] : "?";
+}
+
+int pacing_from_name(const char *name, Pacing *out) {
+    int i = name_index(PACING_NAMES, name);
+    if (i < 0) return -1;
+    *out = (Pacing)i;
+    return 0;
+}
+
+const char *order_name(Order o) {
+    return (unsigned)o <= ORDER_GROWING_RANDOM ? ORDER_NAMES[o] : "?";
+}
+
+int order_from_name(const char *name, Order *out) {
+    int i = name_index(ORDER_NAMES, name);
+    if (i < 0) return -1;
+    *out = (Order)i;
+    return 0;
+}
+
+BridgeRule stage_bridge_rule(const StageSpec *stages, int n_stages, int k, int *neighbour) {
+    if (!stages[k].bridge) return BRIDGE_OK;
+    if (k == 0) return BRIDGE_FIRST;
+    if (k == n_stages - 1) return BRIDGE_LAST;
+    if (!stages[k - 1].bridge && !stages[k + 1].bridge) return BRIDGE_OK;
+    if (neighbour) *neighbour = stages[k - 1].bridge ? k - 1 : k + 1;
+    return BRIDGE_BESIDE_BRIDGE;
+}
+
+int stages_count_banded(const StageSpec *stages, int n_stages) {
+    int n = 0;
+    for (int k = 0; k < n_stages; k++) n += !stages[k].bridge;
+    return n;
+}
+
 typedef struct PoolEntry {
     int chain;
     int n_tokens;
@@ -90,7 +158,6 @@ static int validate(const CurriculumSpec *s, const CurriculumTokenizer *tok, Err
     if (s->heldout_variants_per_chain < 0 || s->heldout_variants_per_chain > 32)
         return err_set(e, "curriculum: heldout_variants_per_chain = %d; use 0..32 (0 = 2)",
                        s->heldout_variants_per_chain);
-    int banded = 0;
     for (int k = 0; k < s->n_stages; k++) {
         const StageSpec *st = &s->stages[k];
         char where[128];
@@ -114,25 +181,20 @@ static int validate(const CurriculumSpec *s, const CurriculumTokenizer *tok, Err
                            where, (int)st->loss);
         if (!(st->anchor_weight >= 0) || !isfinite(st->anchor_weight))
             return err_set(e, "%s: anchor_weight = %g; use a finite value >= 0", where,
-                           (double)st->anchor_weight);
-        if (st->bridge) {
-            int ok = k > 0 && k < s->n_stages - 1 && !s->stages[k - 1].bridge &&
-                     !s->stages[k + 1].bridge;
-            if (!ok)
-                return err_set(e,
-                               "%s: a bridge needs a non-bridge stage on each side; put it "
-                               "between two banded stages",
-                               where);
-        } else {
-            if (!band_ok(st->band_lo, st->band_hi))
-                return err_set(e,
-                               "%s: band [%g, %g] is not inside [0, 1] with lo <= hi; fix "
-                               "band_lo / band_hi",
-                               where, st->band_lo, st->band_hi);
-            banded++;
-        }
+                           st->anchor_weight);
+        if (stage_bridge_rule(s->stages, s->n_stages, k, NULL) != BRIDGE_OK)
+            return err_set(e,
+                           "%s: a bridge needs a non-bridge stage on each side; put it "
+                           "between two banded stages",
+                           where);
+        if (!st->bridge && !band_ok(st->band_lo, st->band_hi))
+            return err_set(e,
+                           "%s: band [%g, %g] is not inside [0, 1] with lo <= hi; fix "
+                           "band_lo / band_hi",
+                           where, st->band_lo, st->band_hi);
     }
-    if (banded == 0) return err_set(e, "curriculum: every stage is a bridge; add banded stages");
+    if (stages_count_banded(s->stages, s->n_stages) == 0)
+        return err_set(e, "curriculum: every stage is a bridge; add banded stages");
     return 0;
 }
 
@@ -626,9 +688,11 @@ int curriculum_pick(const Curriculum *c, int stage, int64_t step_in_stage, int64
 static float role_weight(const StageSpec *st, uint8_t role) {
     switch (st->loss) {
     case LOSS_TRAIL:
-        return role == BYTE_CONNECTIVE ? st->anchor_weight : 1.0f;
+        return role == BYTE_CONNECTIVE ? (float)st->anchor_weight : 1.0f;
     case LOSS_CONNECTIVES_CONCLUSION:
-        return role == BYTE_CONNECTIVE ? st->anchor_weight : role == BYTE_ANSWER ? 1.0f : 0.0f;
+        return role == BYTE_CONNECTIVE ? (float)st->anchor_weight
+               : role == BYTE_ANSWER   ? 1.0f
+                                       : 0.0f;
     default:
         return role == BYTE_ANSWER ? 1.0f : 0.0f;
     }
@@ -698,11 +762,18 @@ int curriculum_pool_item(const Curriculum *c, int pool, int item, PoolItemView *
     return 0;
 }
 
-static const char *const SPLIT_NAMES[EVAL_COUNT] = {"train", "heldout_variants", "heldout_entities",
-                                                    "heldout_chains"};
+static const char *const SPLIT_NAMES[EVAL_COUNT + 1] = {"train", "heldout_variants",
+                                                        "heldout_entities", "heldout_chains", NULL};
 
 const char *eval_split_name(EvalSplit s) {
     return s >= 0 && s < EVAL_COUNT ? SPLIT_NAMES[s] : "?";
+}
+
+int eval_split_from_name(const char *name, EvalSplit *out) {
+    int i = name_index(SPLIT_NAMES, name);
+    if (i < 0) return -1;
+    *out = (EvalSplit)i;
+    return 0;
 }
 
 const EvalItem *curriculum_eval(const Curriculum *c, EvalSplit s, int *n_items) {

@@ -55,26 +55,50 @@ typedef enum { LOSS_TRAIL, LOSS_CONNECTIVES_CONCLUSION, LOSS_CONCLUSION } LossMa
 typedef enum { PACING_LINEAR, PACING_ROOT, PACING_DISCRETE } Pacing;
 typedef enum { ORDER_CURRICULUM, ORDER_SHUFFLED, ORDER_ANTI, ORDER_GROWING_RANDOM } Order;
 
+/* The names the config file uses, one table per enum, indexed by the enum, NULL-terminated:
+ * "trail", "connectives+conclusion", "conclusion"; "linear", "root", "discrete"; "curriculum",
+ * "shuffled", "anti", "growing-random". *_name() returns "?" out of range; *_from_name()
+ * returns 0 and sets *out, or -1 for a name not in the table. */
+extern const char *const LOSS_MASK_NAMES[];
+extern const char *const PACING_NAMES[];
+extern const char *const ORDER_NAMES[];
+const char *loss_mask_name(LossMask m);
+int loss_mask_from_name(const char *name, LossMask *out);
+const char *pacing_name(Pacing p);
+int pacing_from_name(const char *name, Pacing *out);
+const char *order_name(Order o);
+int order_from_name(const char *name, Order *out);
+
+/* One stage, as the config file gives it (the config holds these directly). */
 typedef struct StageSpec {
     char name[64];
     int bridge;              /* 1: a bridge between its two neighbours (band ignored) */
     double band_lo, band_hi; /* volatility band, 0 <= lo <= hi <= 1 */
-    int64_t steps;           /* >= 1; a bridge's progress is step_in_stage / steps */
-    double replay;           /* probability of drawing from an earlier stage's pool, [0, 1] */
-    Pacing pacing;           /* bridges only */
+    int steps; /* >= 1; a bridge's progress is step_in_stage / steps; with an until rule: the cap */
+    double replay; /* probability of drawing from an earlier stage's pool, [0, 1] */
+    Pacing pacing; /* bridges only */
     LossMask loss;
-    float anchor_weight; /* >= 0: multiplies the weight of connective tokens */
+    double anchor_weight; /* >= 0: multiplies the weight of connective tokens (used as float) */
     /* knobs for the trainer, carried through untouched */
-    int layer_first, layer_last, targets;
-    float lr_scale;
+    int layer_first, layer_last; /* adapters that learn in this stage; [0, -1] = all */
+    int targets;                 /* LORA_Q | ... (config.h) that learn in this stage */
+    double lr_scale;             /* multiplies the learning rate (the trainer uses it as float) */
     /* advancement rule, evaluated by the trainer */
-    char until_metric[64];
-    double until_threshold;
-    int64_t until_max_steps;
+    char until_metric[64];  /* "" = fixed length; e.g. "heldout_entities.em" */
+    double until_threshold; /* advance when the metric reaches this */
 } StageSpec;
 
+/* The bridge rule: a bridge needs a non-bridge stage on each side. For stage k of n (a bridge),
+ * BRIDGE_FIRST / BRIDGE_LAST when it has no stage before / after it, BRIDGE_BESIDE_BRIDGE when a
+ * neighbour is a bridge too (*neighbour: that stage, the one before when both are), else
+ * BRIDGE_OK (also for every non-bridge stage). */
+typedef enum { BRIDGE_OK, BRIDGE_FIRST, BRIDGE_LAST, BRIDGE_BESIDE_BRIDGE } BridgeRule;
+BridgeRule stage_bridge_rule(const StageSpec *stages, int n_stages, int k, int *neighbour);
+/* Stages that are not bridges (a curriculum needs at least one). */
+int stages_count_banded(const StageSpec *stages, int n_stages);
+
 typedef struct CurriculumSpec {
-    StageSpec *stages;
+    const StageSpec *stages; /* copied by curriculum_build */
     int n_stages;
     Order order;
     int variants_per_band; /* per training chain and band, 1..32 (5..10 intended) */
@@ -162,7 +186,11 @@ typedef enum {
     EVAL_COUNT
 } EvalSplit;
 
-const char *eval_split_name(EvalSplit s); /* "train", "heldout_variants", ... */
+/* The split names, one table indexed by EvalSplit: "train", "heldout_variants",
+ * "heldout_entities", "heldout_chains". eval_split_name() returns "?" out of range;
+ * eval_split_from_name() returns 0 and sets *out, or -1 for an unknown name. */
+const char *eval_split_name(EvalSplit s);
+int eval_split_from_name(const char *name, EvalSplit *out);
 
 /* The model scores answer (and each foil) after prompt; prompt starts with EOT and
  * prompt + answer fits seq_len + 1, like a training row. */

@@ -115,7 +115,7 @@ static void check_same(const Config *a, const Config *b) {
     CHECK_INT(ca->eval_every, cb->eval_every);
     CHECK_INT(ca->n_stages, cb->n_stages);
     for (int i = 0; i < ca->n_stages && i < CFG_MAX_STAGES; i++) {
-        const StageConfig *x = &ca->stages[i], *y = &cb->stages[i];
+        const StageSpec *x = &ca->stages[i], *y = &cb->stages[i];
         CHECK_STR(x->name, y->name);
         CHECK_INT(x->bridge, y->bridge);
         CHECK_DBL(x->band_lo, y->band_lo);
@@ -784,11 +784,11 @@ static void test_lora_scale(void) {
 #define ALL_TARGETS (LORA_Q | LORA_K | LORA_V | LORA_O)
 
 /* Checks the stage fields that have defaults. */
-static void check_stage_defaults(const StageConfig *st) {
+static void check_stage_defaults(const StageSpec *st) {
     CHECK_INT(st->bridge, 0);
     CHECK_DBL(st->replay, 0.0);
-    CHECK_INT(st->pacing, STAGE_PACING_LINEAR);
-    CHECK_INT(st->loss, STAGE_LOSS_TRAIL);
+    CHECK_INT(st->pacing, PACING_LINEAR);
+    CHECK_INT(st->loss, LOSS_TRAIL);
     CHECK_DBL(st->anchor_weight, 1.0);
     CHECK_INT(st->layer_first, 0);
     CHECK_INT(st->layer_last, -1);
@@ -808,32 +808,32 @@ static void test_curriculum(void) {
     CHECK_INT(cc->n_libraries, 2);
     CHECK_STR(cc->libraries[0], "curriculum/chains/en.cfg");
     CHECK_STR(cc->libraries[1], "curriculum/chains/ru.cfg");
-    CHECK_INT(cc->order, CFG_ORDER_CURRICULUM);
+    CHECK_INT(cc->order, ORDER_CURRICULUM);
     CHECK_INT(cc->variants, 8);
     CHECK_DBL(cc->heldout_band_lo, 0.10);
     CHECK_DBL(cc->heldout_band_hi, 0.40);
     CHECK_INT(cc->eval_every, 50);
     CHECK_INT(cc->n_stages, 4);
 
-    const StageConfig *s0 = &cc->stages[0];
+    const StageSpec *s0 = &cc->stages[0];
     CHECK_STR(s0->name, "anchor");
     CHECK_DBL(s0->band_lo, 0.0);
     CHECK_DBL(s0->band_hi, 0.05);
     CHECK_INT(s0->steps, 200);
     check_stage_defaults(s0);
 
-    const StageConfig *s1 = &cc->stages[1];
+    const StageSpec *s1 = &cc->stages[1];
     CHECK_STR(s1->name, "bridge-1");
     CHECK_INT(s1->bridge, 1);
-    CHECK_INT(s1->pacing, STAGE_PACING_LINEAR);
+    CHECK_INT(s1->pacing, PACING_LINEAR);
     CHECK_INT(s1->steps, 100);
     CHECK_DBL(s1->band_lo, 0.0); /* a bridge has no band of its own */
     CHECK_DBL(s1->band_hi, 0.0);
-    CHECK_INT(s1->loss, STAGE_LOSS_TRAIL);
+    CHECK_INT(s1->loss, LOSS_TRAIL);
     CHECK_DBL(s1->lr_scale, 1.0);
     CHECK_STR(s1->until_metric, "");
 
-    const StageConfig *s2 = &cc->stages[2];
+    const StageSpec *s2 = &cc->stages[2];
     CHECK_STR(s2->name, "drift");
     CHECK_INT(s2->bridge, 0);
     CHECK_DBL(s2->band_lo, 0.10);
@@ -845,18 +845,18 @@ static void test_curriculum(void) {
     CHECK_INT(s2->targets, LORA_Q | LORA_V);
     CHECK_DBL(s2->lr_scale, 0.5);
     CHECK_DBL(s2->anchor_weight, 2.0);
-    CHECK_INT(s2->loss, STAGE_LOSS_CONNECTIVES_CONCLUSION);
-    CHECK_INT(s2->pacing, STAGE_PACING_LINEAR);
+    CHECK_INT(s2->loss, LOSS_CONNECTIVES_CONCLUSION);
+    CHECK_INT(s2->pacing, PACING_LINEAR);
     CHECK_STR(s2->until_metric, "");
 
-    const StageConfig *s3 = &cc->stages[3];
+    const StageSpec *s3 = &cc->stages[3];
     CHECK_STR(s3->name, "free");
     CHECK_DBL(s3->band_lo, 0.30);
     CHECK_DBL(s3->band_hi, 0.60);
     CHECK_INT(s3->steps, 600);
     CHECK_STR(s3->until_metric, "heldout_entities.em");
     CHECK_DBL(s3->until_threshold, 0.8);
-    CHECK_INT(s3->loss, STAGE_LOSS_TRAIL);
+    CHECK_INT(s3->loss, LOSS_TRAIL);
     CHECK_INT(s3->targets, ALL_TARGETS);
 
     /* config_where inside list elements ([n] paths) */
@@ -924,7 +924,7 @@ static void test_curriculum(void) {
                         "curriculum.heldout_band=[0.2, 0.3]"};
     Config o;
     if (load_ok(&o, p, ov, 3) == 0) {
-        CHECK_INT(o.curriculum.order, CFG_ORDER_SHUFFLED);
+        CHECK_INT(o.curriculum.order, ORDER_SHUFFLED);
         CHECK_INT(o.curriculum.variants, 6);
         CHECK_DBL(o.curriculum.heldout_band_lo, 0.2);
         CHECK_DBL(o.curriculum.heldout_band_hi, 0.3);
@@ -955,7 +955,7 @@ static void test_curriculum_defaults(void) {
     CHECK_INT(cc->enabled, 1);
     CHECK_INT(cc->n_libraries, 1);
     CHECK_STR(cc->libraries[0], "a.cfg");
-    CHECK_INT(cc->order, CFG_ORDER_CURRICULUM);
+    CHECK_INT(cc->order, ORDER_CURRICULUM);
     CHECK_INT(cc->variants, 8);
     CHECK_DBL(cc->heldout_band_lo, 0.1);
     CHECK_DBL(cc->heldout_band_hi, 0.4);
@@ -966,8 +966,8 @@ static void test_curriculum_defaults(void) {
     CHECK_STR(cc->stages[2].name, "stage-2");
     check_stage_defaults(&cc->stages[0]);
     CHECK_INT(cc->stages[1].bridge, 1);
-    CHECK_INT(cc->stages[1].pacing, STAGE_PACING_ROOT);
-    CHECK_INT(cc->stages[2].loss, STAGE_LOSS_CONCLUSION);
+    CHECK_INT(cc->stages[1].pacing, PACING_ROOT);
+    CHECK_INT(cc->stages[2].loss, LOSS_CONCLUSION);
     CHECK_INT(cc->stages[2].layer_first, 1);
     CHECK_INT(cc->stages[2].layer_last, -1);
     check_roundtrip(&c, "cur_min_rt.cfg");

@@ -8,14 +8,23 @@
 #ifndef IMPRINT_CONFIG_H
 #define IMPRINT_CONFIG_H
 
+#include "curriculum.h"
 #include "util.h"
 
 #define CFG_PATH_MAX      1024
 #define CFG_NAME_MAX      64
 #define CFG_MAX_OVERRIDES 64
 
-/* LoRA target bits. */
-enum { LORA_Q = 1, LORA_K = 2, LORA_V = 4, LORA_O = 8 };
+/* LoRA targets: each projection's index (the order of the model's adapters) and, from it, its
+ * bit in a target mask (lora.targets, curriculum.stages.targets, LoraSpec.targets). */
+enum { LORA_TARGET_Q = 0, LORA_TARGET_K = 1, LORA_TARGET_V = 2, LORA_TARGET_O = 3, LORA_N_TARGETS };
+#define LORA_BIT(target) (1 << (target))
+enum {
+    LORA_Q = LORA_BIT(LORA_TARGET_Q),
+    LORA_K = LORA_BIT(LORA_TARGET_K),
+    LORA_V = LORA_BIT(LORA_TARGET_V),
+    LORA_O = LORA_BIT(LORA_TARGET_O)
+};
 
 typedef struct ModelConfig {
     char path[CFG_PATH_MAX];      /* HF dir (config.json + model.safetensors) or llm.c .bin;
@@ -86,54 +95,20 @@ typedef enum {
     REPRO_INVARIANT = 1   /* any rank count: virtual shards and int64 fixed-point sums */
 } Reproducibility;
 
-/* ---- the curriculum (see docs/chains.md and README) ---------------------------------------- */
+/* ---- the curriculum (see docs/chains.md and README); its enums and StageSpec: curriculum.h -- */
 
 #define CFG_MAX_STAGES    32
 #define CFG_MAX_LIBRARIES 8
-
-/* curriculum.stages.[i].loss: which tokens of a chain carry loss */
-typedef enum {
-    STAGE_LOSS_TRAIL = 0,                  /* "trail": every token of the chain */
-    STAGE_LOSS_CONNECTIVES_CONCLUSION = 1, /* "connectives+conclusion" */
-    STAGE_LOSS_CONCLUSION = 2              /* "conclusion": the answer tokens only */
-} StageLoss;
-typedef enum {
-    STAGE_PACING_LINEAR = 0,
-    STAGE_PACING_ROOT = 1,
-    STAGE_PACING_DISCRETE = 2
-} StagePacing;
-typedef enum {
-    CFG_ORDER_CURRICULUM = 0,    /* "curriculum": stages as configured */
-    CFG_ORDER_SHUFFLED = 1,      /* "shuffled": the same samples in random order */
-    CFG_ORDER_ANTI = 2,          /* "anti": bands in reverse order */
-    CFG_ORDER_GROWING_RANDOM = 3 /* "growing-random": stage lengths kept, bands permuted */
-} CurriculumOrder;
-
-typedef struct StageConfig {
-    char name[CFG_NAME_MAX];
-    int bridge;                      /* blends the bands of its two neighbouring stages */
-    double band_lo, band_hi;         /* band = [lo, hi] of measured volatility (not for bridges) */
-    int steps;                       /* optimizer steps; with an until rule: the step cap */
-    double replay;                   /* fraction of samples drawn from earlier stages' pools */
-    int pacing;                      /* StagePacing (bridges) */
-    int loss;                        /* StageLoss */
-    double anchor_weight;            /* loss weight multiplier for connective (anchor) tokens */
-    int layer_first, layer_last;     /* adapters that learn in this stage; [0, -1] = all */
-    int targets;                     /* LORA_Q | ... that learn in this stage */
-    double lr_scale;                 /* multiplies the learning rate (gradient damping) */
-    char until_metric[CFG_NAME_MAX]; /* "" = fixed length; e.g. "heldout_entities.em" */
-    double until_threshold; /* advance when the metric reaches this (checked every eval_every) */
-} StageConfig;
 
 typedef struct CurriculumConfig {
     int enabled; /* the curriculum group is given: batches come from the chain library */
     char libraries[CFG_MAX_LIBRARIES][CFG_PATH_MAX];
     int n_libraries;
-    int order;                               /* CurriculumOrder */
+    Order order;
     int variants;                            /* variants per chain per band, 5..10 */
     double heldout_band_lo, heldout_band_hi; /* band of the held-out-variants split */
-    int eval_every; /* steps between evaluations in stages with an until rule */
-    StageConfig stages[CFG_MAX_STAGES];
+    int eval_every;                   /* steps between evaluations in stages with an until rule */
+    StageSpec stages[CFG_MAX_STAGES]; /* handed to the curriculum as they are */
     int n_stages;
 } CurriculumConfig;
 

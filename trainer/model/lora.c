@@ -26,7 +26,8 @@ int lora_spec_check(const LoraSpec *s, int n_layer, Err *e) {
     if (s->layer_last < s->layer_first || s->layer_last >= n_layer)
         return err_set(e, "lora.layers = [%d, %d] is not a range inside the model's layers 0..%d",
                        s->layer_first, s->layer_last, n_layer - 1);
-    if (!(s->targets & 0xF)) return err_set(e, "lora.targets is empty; name some of q, k, v, o");
+    if (!(s->targets & (LORA_Q | LORA_K | LORA_V | LORA_O)))
+        return err_set(e, "lora.targets is empty; name some of q, k, v, o");
     if (!(s->dropout >= 0.0f && s->dropout < 1.0f))
         return err_set(e, "lora.dropout = %g must be in [0, 1)", s->dropout);
     return 0;
@@ -48,14 +49,14 @@ void lora_build(Lora *lo, const LoraSpec *spec, int n_layer, int n_embd, int max
     const int64_t r = spec->rank, C = n_embd;
     int n = 0;
     for (int l = spec->layer_first; l <= spec->layer_last; l++)
-        for (int t = 0; t < LORA_N_TARGETS; t++) n += (spec->targets >> t) & 1;
+        for (int t = 0; t < LORA_N_TARGETS; t++) n += (spec->targets & LORA_BIT(t)) != 0;
     tensorset_init(&lo->params, 2 * n);
     tensorset_init(&lo->grads, 2 * n);
     tensorset_init(&lo->acts, n + 1);
     char nm[TENSOR_NAME_MAX];
     for (int l = spec->layer_first; l <= spec->layer_last; l++)
         for (int t = 0; t < LORA_N_TARGETS; t++) {
-            if (!((spec->targets >> t) & 1)) continue;
+            if (!(spec->targets & LORA_BIT(t))) continue;
             LoraAdapter *a = &lo->ad[l * LORA_N_TARGETS + t];
             a->in = n_embd;
             a->out = n_embd;
@@ -107,7 +108,8 @@ void lora_set_trainable(Lora *lo, int layer_first, int layer_last, int targets) 
     for (int l = 0; l < lo->n_layer; l++)
         for (int t = 0; t < LORA_N_TARGETS; t++) {
             LoraAdapter *a = lora_get(lo, l, t);
-            if (a) a->trainable = l >= layer_first && l <= layer_last && ((targets >> t) & 1);
+            if (a)
+                a->trainable = l >= layer_first && l <= layer_last && (targets & LORA_BIT(t)) != 0;
         }
 }
 

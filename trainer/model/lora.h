@@ -16,23 +16,16 @@
 
 #include <stdint.h>
 
+#include "config.h" /* LORA_TARGET_* (adapter order) and LORA_BIT(): one definition */
 #include "tensor.h"
 #include "util.h"
-
-enum {
-    LORA_TARGET_Q = 0,
-    LORA_TARGET_K = 1,
-    LORA_TARGET_V = 2,
-    LORA_TARGET_O = 3,
-    LORA_N_TARGETS = 4
-};
 
 typedef struct LoraSpec {
     int rank;
     float alpha;
     int rslora;
     float dropout;
-    int targets;     /* bit mask: 1 << LORA_TARGET_* */
+    int targets;     /* bit mask: LORA_BIT(LORA_TARGET_*), i.e. LORA_Q | ... */
     int layer_first; /* inclusive */
     int layer_last;  /* inclusive */
 } LoraSpec;

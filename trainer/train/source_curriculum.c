@@ -97,29 +97,9 @@ int train_build_curriculum(const Config *cfg, const ChainLib *lib, Tokenizer *to
                            Err *e) {
     const CurriculumConfig *cc = &cfg->curriculum;
     char where[CFG_PATH_MAX + 64];
-    StageSpec stages[CFG_MAX_STAGES];
-    for (int s = 0; s < cc->n_stages; s++) {
-        const StageConfig *sc = &cc->stages[s];
-        stages[s] = (StageSpec){.bridge = sc->bridge,
-                                .band_lo = sc->band_lo,
-                                .band_hi = sc->band_hi,
-                                .steps = sc->steps,
-                                .replay = sc->replay,
-                                .pacing = (Pacing)sc->pacing,
-                                .loss = (LossMask)sc->loss,
-                                .anchor_weight = (float)sc->anchor_weight,
-                                .layer_first = sc->layer_first,
-                                .layer_last = sc->layer_last,
-                                .targets = sc->targets,
-                                .lr_scale = (float)sc->lr_scale,
-                                .until_threshold = sc->until_threshold,
-                                .until_max_steps = sc->steps};
-        snprintf(stages[s].name, sizeof stages[s].name, "%s", sc->name);
-        snprintf(stages[s].until_metric, sizeof stages[s].until_metric, "%s", sc->until_metric);
-    }
-    CurriculumSpec spec = {.stages = stages,
+    CurriculumSpec spec = {.stages = cc->stages, /* the config holds the curriculum's own specs */
                            .n_stages = cc->n_stages,
-                           .order = (Order)cc->order,
+                           .order = cc->order,
                            .variants_per_band = cc->variants,
                            .seed = cfg->seed,
                            .seq_len = cfg->batch.seq_len,
@@ -182,31 +162,30 @@ static char *eval_json_text(const CurriculumSource *cs, const EvalSums *adapter,
     return text;
 }
 
-static const char *METRIC_SPLITS[EVAL_COUNT] = {"train", "heldout_variants", "heldout_entities",
-                                                "heldout_chains"};
-
 /* "heldout_entities.em" -> split and metric (0 = em, 1 = margin) */
 static int parse_metric(const char *m, int *split, int *which) {
-    for (int s = 0; s < EVAL_COUNT; s++) {
-        size_t n = strlen(METRIC_SPLITS[s]);
-        if (strncmp(m, METRIC_SPLITS[s], n) || m[n] != '.') continue;
-        *split = s;
-        if (!strcmp(m + n + 1, "em"))
-            *which = 0;
-        else if (!strcmp(m + n + 1, "margin"))
-            *which = 1;
-        else
-            return -1;
-        return 0;
-    }
-    return -1;
+    const char *dot = strchr(m, '.');
+    char name[CFG_NAME_MAX];
+    EvalSplit s;
+    if (!dot || (size_t)(dot - m) >= sizeof name) return -1;
+    memcpy(name, m, (size_t)(dot - m));
+    name[dot - m] = '\0';
+    if (eval_split_from_name(name, &s) != 0) return -1;
+    *split = (int)s;
+    if (!strcmp(dot + 1, "em"))
+        *which = 0;
+    else if (!strcmp(dot + 1, "margin"))
+        *which = 1;
+    else
+        return -1;
+    return 0;
 }
 
 /* ---- stages ---------------------------------------------------------------------------------- */
 
 /* Makes stage s current: its adapters learn, the others are frozen; its lr scale applies. */
 static int enter_stage(CurriculumSource *cs, Trainer *tr, int s, Err *e) {
-    const StageConfig *sc = &tr->cfg->curriculum.stages[s];
+    const StageSpec *sc = &tr->cfg->curriculum.stages[s];
     const int last = sc->layer_last < 0 ? tr->model.cfg.n_layer - 1 : sc->layer_last;
     lora_set_trainable(&tr->lora, sc->layer_first, last, sc->targets);
     /* the optimizer skips frozen adapters entirely: no decay, no moment update */
@@ -312,7 +291,7 @@ static int after_step(BatchSource *bs, Trainer *tr, TrainState *st, int *may_sto
 static int boundary(BatchSource *bs, Trainer *tr, TrainState *st, Err *e) {
     CurriculumSource *cs = (CurriculumSource *)bs;
     const CurriculumConfig *cc = &tr->cfg->curriculum;
-    const StageConfig *sc = &cc->stages[cs->stage];
+    const StageSpec *sc = &cc->stages[cs->stage];
     const int64_t k = ++cs->step_in_stage; /* steps this stage has run */
     if (k >= sc->steps) cs->stage_done = 1;
     if (!cs->stage_done && cs->until_split >= 0 && k % cc->eval_every == 0) {
@@ -351,7 +330,7 @@ static int boundary(BatchSource *bs, Trainer *tr, TrainState *st, Err *e) {
 static int write_checkpoint(BatchSource *bs, Trainer *tr, TrainState *st, int complete,
                             uint64_t hash, char *dir, size_t n_dir, Err *e) {
     CurriculumSource *cs = (CurriculumSource *)bs;
-    const StageConfig *sc = &tr->cfg->curriculum.stages[cs->stage];
+    const StageSpec *sc = &tr->cfg->curriculum.stages[cs->stage];
     if (!complete) { /* a stop inside the stage: resume continues it */
         st->stage = cs->stage;
         st->stage_steps = cs->step_in_stage + 1;
