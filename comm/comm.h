@@ -22,7 +22,8 @@ typedef struct Comm {
     int local_rank; /* rank among the processes on this node (MPI_Comm_split_type) */
     int local_size; /* processes on this node */
     CommBackend backend;
-    void *impl; /* backend state (communicators, streams) */
+    void *impl;                /* the MPI backend's state (comm_mpi.c) */
+    struct CommDevice *device; /* the device backend's state (comm_nccl.c); NULL when none */
 } Comm;
 
 /* Initialises MPI (works without mpirun as a one-rank job). */
@@ -42,10 +43,6 @@ void comm_allreduce_min_u64(Comm *c, uint64_t *buf, size_t n);
 void comm_allreduce_max_u64(Comm *c, uint64_t *buf, size_t n);
 void comm_broadcast(Comm *c, void *buf, size_t bytes, int root);
 void comm_barrier(Comm *c);
-
-/* Where a device backend (comm_nccl.c) keeps its state beside the MPI state: a slot that is
- * NULL after comm_init. comm_finalize finalises a device backend still held there. */
-void **comm_device_slot(Comm *c);
 
 /* Ends every rank of the job with `code` (MPI_Abort). For fatal errors on one rank. */
 _Noreturn void comm_abort(Comm *c, int code);

@@ -49,7 +49,6 @@ typedef struct CommMpi {
     MPI_Comm world; /* MPI_COMM_WORLD, with MPI_ERRORS_RETURN */
     MPI_Comm node;  /* the ranks sharing this node's memory */
     int owns_mpi;   /* comm_init called MPI_Init, so comm_finalize calls MPI_Finalize */
-    void *device;   /* device backend state (comm_nccl.c), NULL when none */
     Watchdog wd;
 } CommMpi;
 
@@ -215,16 +214,12 @@ void comm_finalize(Comm *c) {
         pthread_join(m->wd.thread, NULL);
     }
 #if defined(IMPRINT_WITH_CUDA)
-    if (m->device) comm_nccl_finalize(c);
+    if (c->device) comm_nccl_finalize(c); /* a device backend still held */
 #endif
     if (m->node != MPI_COMM_NULL) MPI_CHECK(c->rank, MPI_Comm_free, &m->node);
     if (m->owns_mpi) MPI_CHECK(c->rank, MPI_Finalize);
     xfree(m);
     c->impl = NULL;
-}
-
-void **comm_device_slot(Comm *c) {
-    return &impl_of(c, "comm_device_slot")->device;
 }
 
 /* In-place all-reduce of n elements of `elem` bytes, in chunks of at most COMM_MPI_MAX_CHUNK. */

@@ -1,8 +1,8 @@
 /*
  * comm_nccl.c — the NCCL backend: sums device buffers across ranks, one GPU per process.
  *
- * State (communicator, stream, device) lives in the device slot of the MPI backend
- * (comm_device_slot), so host collectives keep working beside it. Every CUDA and NCCL call goes
+ * State (communicator, stream, device) lives in Comm.device, beside the MPI backend's
+ * Comm.impl, so host collectives keep working beside it. Every CUDA and NCCL call goes
  * through GPU_CHECK, which prints where, what, the library's reason and a hint, then ends the
  * whole job with MPI_Abort (comm_abort).
  */
@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
-typedef struct CommNccl {
+typedef struct CommDevice { /* Comm.device */
     ncclComm_t comm;
     cudaStream_t stream;
     int device;
@@ -70,7 +70,7 @@ _Noreturn static void gpu_fail(Comm *c, GpuStatus s, const char *call, const cha
     } while (0)
 
 static CommNccl *state_of(Comm *c, const char *fn) {
-    CommNccl *s = *comm_device_slot(c);
+    CommNccl *s = c->device;
     if (!s || c->backend != COMM_BACKEND_NCCL) {
         fprintf(stderr,
                 "imprint: error: rank %d: %s called before comm_nccl_init "
@@ -82,8 +82,7 @@ static CommNccl *state_of(Comm *c, const char *fn) {
 }
 
 int comm_nccl_init(Comm *c) {
-    void **slot = comm_device_slot(c);
-    if (*slot) return 0; /* already initialised */
+    if (c->device) return 0; /* already initialised */
 
     int ndev = 0;
     GPU_CHECK(c, cudaGetDeviceCount(&ndev));
@@ -106,7 +105,7 @@ int comm_nccl_init(Comm *c) {
 
     GPU_CHECK(c, ncclCommInitRank(&s->comm, c->size, id, c->rank));
     GPU_CHECK(c, cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking));
-    *slot = s;
+    c->device = s;
     c->backend = COMM_BACKEND_NCCL;
     return 0;
 }
@@ -119,15 +118,14 @@ void comm_nccl_allreduce_sum_f32_device(Comm *c, float *dev_buf, size_t n) {
 }
 
 void comm_nccl_finalize(Comm *c) {
-    void **slot = comm_device_slot(c);
-    CommNccl *s = *slot;
+    CommNccl *s = c->device;
     if (!s) return;
     GPU_CHECK(c, cudaSetDevice(s->device));
     GPU_CHECK(c, cudaStreamSynchronize(s->stream));
     GPU_CHECK(c, ncclCommDestroy(s->comm));
     GPU_CHECK(c, cudaStreamDestroy(s->stream));
     xfree(s);
-    *slot = NULL;
+    c->device = NULL;
     c->backend = COMM_BACKEND_MPI;
 }
 

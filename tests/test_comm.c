@@ -33,7 +33,7 @@ static void test_ranks(Comm *c) {
           c->rank, c->local_rank, c->local_size);
     CHECK(c->backend == COMM_BACKEND_MPI, "backend %d", (int)c->backend);
     CHECK(c->impl != NULL, "impl set");
-    CHECK(*comm_device_slot(c) == NULL, "no device backend after comm_init");
+    CHECK(c->device == NULL, "no device backend after comm_init");
 
     /* Every rank knows its own distinct rank. */
     uint64_t *ranks = gather_u64(c, (uint64_t)c->rank + 1);
