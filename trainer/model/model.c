@@ -303,7 +303,7 @@ double gpt2_loss(GPT2 *m, const Batch *b) {
 /* ---- backward ---------------------------------------------------------------------------- */
 
 /* The base tensor's gradient, or NULL when the base is frozen. */
-static float *g(const Tensor *grad) {
+static float *grad_data(const Tensor *grad) {
     return grad ? grad->data : NULL;
 }
 
@@ -329,9 +329,9 @@ void gpt2_backward(GPT2 *m, Lora *lora, const Batch *b, float scale) {
     ops->lm_head_backward(d_ln, gr ? gr->wte->data : NULL, dlogits, a->lnf->data, p->wte->data,
                           rows, C, V);
     ops->zero(d_res, (size_t)rows * C);
-    ops->layernorm_backward(d_res, gr ? g(gr->lnf_w) : NULL, gr ? g(gr->lnf_b) : NULL, d_ln,
-                            a->res_out->data, p->lnf_w->data, a->lnf_mean->data, a->lnf_rstd->data,
-                            rows, C);
+    ops->layernorm_backward(d_res, gr ? grad_data(gr->lnf_w) : NULL,
+                            gr ? grad_data(gr->lnf_b) : NULL, d_ln, a->res_out->data,
+                            p->lnf_w->data, a->lnf_mean->data, a->lnf_rstd->data, rows, C);
 
     for (int l = c->n_layer - 1; l >= lowest; l--) {
         GPT2Layer *w = &p->layers[l];
