@@ -59,9 +59,11 @@ check "cmp -s '$T/before' '$T/after' && md5sum -c --quiet '$T/before.sum'" "... 
 sigint() { # run dir, launcher...: SIGINT once the run is stepping; status in $rc
     local dir=$1
     shift
+    set -m # job control: a background job of a script would start with SIGINT ignored
     "$@" "$BIN" train configs/tiny.cfg --set "run.dir=\"$dir\"" --quiet --set run.steps=1000000 \
         --set run.checkpoint_every=0 >"$T/out" 2>&1 &
     local pid=$! i=0
+    set +m
     while ! [ -s "$dir/metrics.jsonl" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
     kill -INT "$pid"
     wait "$pid" && rc=0 || rc=$?

@@ -30,17 +30,19 @@ static void on_stop_signal(int sig) {
 }
 
 /* SIGUSR1 (Slurm's warning before the time limit, with --signal), SIGTERM (preemption,
- * scancel) and SIGINT (Ctrl-C; mpirun passes it on to the ranks) ask the run to stop. A second
- * Ctrl-C ends the process at once: SIGINT is back to its default after the first. */
+ * scancel; mpirun turns Ctrl-C into it for the ranks) and SIGINT (Ctrl-C) ask the run to stop.
+ * A second Ctrl-C ends the process at once: SIGINT is back to its default after the first. A
+ * SIGINT the parent ignores (a shell's background job) stays ignored, as it would have been. */
 static void install_stop_handlers(void) {
-    struct sigaction sa;
+    struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGUSR1, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sa.sa_flags = SA_RESETHAND;
-    sigaction(SIGINT, &sa, NULL);
+    if (sigaction(SIGINT, NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+        sigaction(SIGINT, &sa, NULL);
 }
 
 /* All-reduces the stop request, so all ranks stop after the same step. Collective. */
