@@ -38,7 +38,8 @@ if [ -n "${SLURM_ARRAY_TASK_ID:-}" ]; then
     base_seed=$("$bin" config "$config" "$@" | sed -n 's/^seed = \([0-9]*\).*/\1/p')
     extra+=(--set "seed=$((base_seed + SLURM_ARRAY_TASK_ID))")
 fi
-if [ -f "$run_dir/manifest.json" ] || [ -d "$run_dir/checkpoints" ]; then
+# a committed checkpoint: a manifest (curriculum) or a checkpoints/step-N (not a .tmp one)
+if [ -f "$run_dir/manifest.json" ] || compgen -G "$run_dir/checkpoints/step-*[0-9]" >/dev/null; then
     extra=(--resume "$run_dir" "${extra[@]:2}") # a requeued job: continue its own run
     [ "${IMPRINT_RESUME_FALLBACK:-1}" = 0 ] || extra+=(--fallback)
 fi

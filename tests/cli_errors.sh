@@ -47,6 +47,8 @@ expect "no config" 2 "needs a config file" -- "$BIN" train
 expect "unknown option" 2 "unknown option '--sett'" -- "$BIN" train configs/tiny.cfg --sett x=1
 expect "bad --set" 2 "--set needs KEY=VALUE" -- "$BIN" train configs/tiny.cfg --set lora.rank
 expect "help" 0 "imprint train CONFIG" -- "$BIN" --help
+expect "resume and overwrite" 2 "--resume and --overwrite contradict each other" -- \
+    "$BIN" train configs/tiny.cfg --resume "$T/run" --overwrite
 
 # ---- config ------------------------------------------------------------------------------------
 expect "missing config" 1 "nope.cfg: cannot open" -- "$BIN" train "$T/nope.cfg"
@@ -79,6 +81,15 @@ expect "missing data" 1 "$T/none.bin: cannot open" -- \
     "$BIN" train configs/tiny.cfg "${base[@]}" --set "data.path=\"$T/none.bin\""
 expect "text as token shard" 1 "bad magic" -- \
     "$BIN" train configs/tiny.cfg "${base[@]}" --set 'data.format="llmc"'
+# an llm.c shard (magic 20240520, version 1, 600 byte-sized ids) read as raw bytes
+python3 -c 'import struct,sys; open(sys.argv[1],"wb").write(struct.pack("<3i", 20240520, 1, 600) + bytes(1012) + struct.pack("<600H", *[i % 97 for i in range(600)]))' "$T/shard.bin"
+expect "token shard as text" 1 "shard.bin: byte 0: starts with the magic 20240520 of an llm.c token shard, but data.format = \"bytes\"" -- \
+    "$BIN" train configs/tiny.cfg "${base[@]}" --set "data.path=\"$T/shard.bin\""
+expect "token shard as text: the fix" 1 'set data.format = "llmc"' -- \
+    "$BIN" train configs/tiny.cfg "${base[@]}" --set "data.path=\"$T/shard.bin\""
+expect "token shard read as llmc" 0 "" -- \
+    "$BIN" train configs/tiny.cfg "${base[@]}" --set "data.path=\"$T/shard.bin\"" --set 'data.format="llmc"' \
+    --set run.steps=1 --set "run.dir=\"$T/shardrun\""
 # a config that names a checkpoint instead of a random model
 python3 -c 'import re,sys; t=open(sys.argv[1]).read(); open(sys.argv[2],"w").write(re.sub(r"model = \{.*?\n\};", "model = { path = \"MODEL\"; };", t, count=1, flags=re.S))' \
     configs/tiny.cfg "$T/path.cfg"
@@ -107,7 +118,8 @@ expect "data beyond vocab" 1 "vocabulary has 97 entries" -- "$BIN" "${good[@]}"
 
 # ---- run directory ------------------------------------------------------------------------------
 "$BIN" train configs/tiny.cfg "${base[@]}" --set run.steps=2 >/dev/null 2>&1
-expect "run dir reuse" 1 "already holds checkpoints" -- "$BIN" train configs/tiny.cfg "${base[@]}" --set run.steps=2
+expect "run dir reuse" 1 "$T/run holds 1 checkpoint of an earlier run (newest: checkpoints/step-000002, step 2); pass --resume $T/run to continue it, --overwrite to replace it" -- \
+    "$BIN" train configs/tiny.cfg "${base[@]}" --set run.steps=2
 expect "run dir overwrite" 0 "" -- "$BIN" train configs/tiny.cfg "${base[@]}" --set run.steps=2 --overwrite
 
 # ---- under MPI: one message, every rank exits non-zero --------------------------------------------

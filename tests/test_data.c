@@ -74,6 +74,12 @@ int main(void) {
     /* errors */
     CHECK(data_open(&d, text, DATA_LLMC, SAMPLE_RANDOM, 1, &e) != 0, "text is not a shard");
     CHECK_CONTAINS(e.msg, "less than the 1024-byte header");
+    CHECK_CONTAINS(e.msg, "set data.format = \"bytes\"");
+    data_close(&d);
+    /* a token shard read as bytes would train on garbage: refused, naming the fix */
+    CHECK(data_open(&d, shard, DATA_BYTES, SAMPLE_RANDOM, 1, &e) != 0, "shard read as bytes");
+    CHECK_CONTAINS(e.msg, "magic 20240520 of an llm.c token shard");
+    CHECK_CONTAINS(e.msg, "set data.format = \"llmc\"");
     data_close(&d);
     char *raw = malloc(1024 + 2 * N);
     fp = fopen(shard, "rb");
@@ -91,6 +97,7 @@ int main(void) {
     fclose(fp);
     CHECK(data_open(&d, bad, DATA_LLMC, SAMPLE_RANDOM, 1, &e) != 0, "bad magic");
     CHECK_CONTAINS(e.msg, "byte 0: bad magic");
+    CHECK_CONTAINS(e.msg, "set data.format = \"bytes\"");
     data_close(&d);
     CHECK(data_open(&d, "/nonexistent/x.bin", DATA_LLMC, SAMPLE_RANDOM, 1, &e) != 0, "missing");
     CHECK_CONTAINS(e.msg, "/nonexistent/x.bin: cannot open");

@@ -137,6 +137,11 @@ static int parse_cli(Cli *cli, int argc, char **argv, Err *e) {
                            cli->config);
         }
     }
+    if (cli->train.overwrite && cli->train.resume)
+        return err_set(e,
+                       "--resume and --overwrite contradict each other: --resume %s continues "
+                       "the run there, --overwrite replaces it; pass one of them",
+                       cli->train.resume);
     if (cli->train.fallback && !cli->train.resume)
         return err_set(e, "--fallback only applies with --resume RUN_DIR");
     int needs_config = !strcmp(cli->command, "train") || !strcmp(cli->command, "pretrain") ||

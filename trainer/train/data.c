@@ -31,6 +31,12 @@ int data_open(TokenData *d, const char *path, DataFormat fmt, Sampling sampling,
     d->raw = (unsigned char *)file_read_all(path, &d->raw_size, e);
     if (!d->raw) return -1;
     if (fmt == DATA_BYTES) {
+        if (d->raw_size >= LLMC_HEADER_BYTES && read_i32le(d->raw) == LLMC_TOKENS_MAGIC)
+            return err_set(e,
+                           "%s: byte 0: starts with the magic %d of an llm.c token shard, but "
+                           "data.format = \"bytes\" would train on its header and token ids as "
+                           "text; set data.format = \"llmc\"",
+                           path, LLMC_TOKENS_MAGIC);
         d->tokens = d->raw;
         d->n_tokens = (int64_t)d->raw_size;
         d->token_bytes = 1;
@@ -38,14 +44,14 @@ int data_open(TokenData *d, const char *path, DataFormat fmt, Sampling sampling,
         if (d->raw_size < LLMC_HEADER_BYTES)
             return err_set(e,
                            "%s: byte 0: file has %zu bytes, less than the 1024-byte header of an "
-                           "llm.c token shard; is data.format right?",
+                           "llm.c token shard; for raw text set data.format = \"bytes\"",
                            path, d->raw_size);
         int32_t magic = read_i32le(d->raw), version = read_i32le(d->raw + 4);
         int64_t n = read_i32le(d->raw + 8);
         if (magic != LLMC_TOKENS_MAGIC)
             return err_set(e,
                            "%s: byte 0: bad magic %d, expected %d; this is not an llm.c token "
-                           "shard (use data.format = \"bytes\" for raw text)",
+                           "shard; for raw text set data.format = \"bytes\"",
                            path, magic, LLMC_TOKENS_MAGIC);
         if (version != 1)
             return err_set(e, "%s: byte 4: unsupported version %d; only version 1 (uint16) is read",

@@ -29,15 +29,20 @@ static void on_stop_signal(int sig) {
     stop_requested = 1;
 }
 
-/* SIGUSR1 (Slurm's warning before the time limit, with --signal) and SIGTERM (preemption,
- * scancel) ask the run to stop. */
+/* SIGUSR1 (Slurm's warning before the time limit, with --signal), SIGTERM (preemption,
+ * scancel; mpirun turns Ctrl-C into it for the ranks) and SIGINT (Ctrl-C) ask the run to stop.
+ * A second Ctrl-C ends the process at once: SIGINT is back to its default after the first. A
+ * SIGINT the parent ignores (a shell's background job) stays ignored, as it would have been. */
 static void install_stop_handlers(void) {
-    struct sigaction sa;
+    struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGUSR1, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sa.sa_flags = SA_RESETHAND;
+    if (sigaction(SIGINT, NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+        sigaction(SIGINT, &sa, NULL);
 }
 
 /* All-reduces the stop request, so all ranks stop after the same step. Collective. */
@@ -159,7 +164,25 @@ static int train_loop(Trainer *tr, const TrainOptions *opt, Err *e) {
     BatchSource *src = tr->source;
     TrainState st = {.seed = tr->cfg->seed, .stage = -1};
     install_stop_handlers();
-    if (opt->resume && src->ops->resume(src, tr, opt, &st, e) != 0) return -1;
+    if (opt->resume) {
+        int done = src->ops->resume(src, tr, opt, &st, e);
+        if (done < 0) return -1;
+        /* every rank read the same checkpoint; a disagreement would be a bug */
+        if (!comm_all_equal_u64(tr->comm, (uint64_t)done))
+            return err_set(e, "--resume: ranks disagree whether the run is complete; this is a "
+                              "bug, please report it");
+        if (done) { /* a finished run: nothing is written, not even metrics */
+            if (tr->comm->rank == 0) {
+                char stage[160] = "";
+                if (st.stage >= 0)
+                    snprintf(stage, sizeof stage, "stage %d '%s', ", st.stage, st.stage_name);
+                printf("%s: the run is already complete (%sstep %lld); nothing to do\n",
+                       tr->cfg->run.dir, stage, (long long)st.step);
+                fflush(stdout);
+            }
+            return 0;
+        }
+    }
     if (src->ops->begin(src, tr, &st, e) != 0) return -1;
     Progress p = {now_seconds(), st.step, tr->total_steps};
     for (;;) {

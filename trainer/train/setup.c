@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "rundir.h"
 #include "source.h"
 #include "train.h"
 #include "weights.h"
@@ -126,11 +127,24 @@ static char *config_body(const Config *cfg) {
     return buf;
 }
 
+/* run.dir for a new run, or for --resume. A directory that holds a committed checkpoint
+ * (rundir.h) is refused without --overwrite, saying what it holds; one that holds none (a run
+ * stopped by Ctrl-C or a failure before its first checkpoint) is taken over silently, its
+ * partial leftovers cleared. */
 static int prepare_run_dir(const Trainer *tr, const TrainOptions *opt, Err *e) {
     const Config *cfg = tr->cfg;
-    char path[CFG_PATH_MAX + 64];
-    struct stat sb;
+    char path[CFG_PATH_MAX + 64], what[CFG_PATH_MAX + 1024];
+    RunDirInfo info;
+    if (rundir_inspect(cfg->run.dir, &info, e) != 0) return -1;
     if (opt->resume) {
+        if (!info.exists) return err_set(e, "--resume %s: no such run directory", cfg->run.dir);
+        if (!rundir_committed(&info)) {
+            rundir_describe(cfg->run.dir, &info, what, sizeof what);
+            return err_set(e,
+                           "--resume %s: %s, so there is nothing to resume; start the run again "
+                           "without --resume (it reuses the directory)",
+                           cfg->run.dir, what);
+        }
         /* the run goes on only with the configuration it started with */
         snprintf(path, sizeof path, "%s/config.cfg", cfg->run.dir);
         Config saved;
@@ -149,19 +163,25 @@ static int prepare_run_dir(const Trainer *tr, const TrainOptions *opt, Err *e) {
                            "the same config (imprint config shows the resolved one), or start a "
                            "new run",
                            path);
-    } else {
+    } else if (opt->overwrite) {
         const char *parts[] = {"checkpoints", "stages", "manifest.json"};
         for (int i = 0; i < 3; i++) {
             snprintf(path, sizeof path, "%s/%s", cfg->run.dir, parts[i]);
-            if (stat(path, &sb) != 0) continue;
-            if (!opt->overwrite)
-                return err_set(e,
-                               "%s: already holds checkpoints of an earlier run; choose another "
-                               "run.dir (--set run.dir=...), pass --resume %s to continue it, or "
-                               "--overwrite to replace it",
-                               cfg->run.dir, cfg->run.dir);
             if (remove_tree(path, e) != 0) return -1;
         }
+    } else if (rundir_committed(&info)) {
+        rundir_describe(cfg->run.dir, &info, what, sizeof what);
+        if (info.manifest_damaged)
+            return err_set(e,
+                           "%s; pass --overwrite to replace the run, or choose another run.dir "
+                           "(--set run.dir=...)",
+                           what);
+        return err_set(e,
+                       "%s; pass --resume %s to continue it, --overwrite to replace it, or choose "
+                       "another run.dir (--set run.dir=...)",
+                       what, cfg->run.dir);
+    } else if (rundir_clean_uncommitted(cfg->run.dir, e) != 0) {
+        return -1;
     }
     snprintf(path, sizeof path, "%s/%s", cfg->run.dir,
              cfg->curriculum.enabled ? "stages" : "checkpoints");

@@ -20,7 +20,9 @@ typedef struct SourceOps {
      * `step`: inputs/targets/weights [count * T]. Allocates nothing. */
     void (*fill)(BatchSource *s, int64_t step, int64_t first, int64_t count, int T, int32_t *inputs,
                  int32_t *targets, float *weights);
-    /* --resume: restores weights, optimizer and st from the newest checkpoint. Collective. */
+    /* --resume: restores weights, optimizer and st from the newest checkpoint. 1 when that
+     * checkpoint already ends the run (the last stage complete, or run.steps done): nothing is
+     * printed then, and the loop ends without a step. Collective. */
     int (*resume)(BatchSource *s, Trainer *tr, const TrainOptions *opt, TrainState *st, Err *e);
     /* Before the first step (or the first after a resume). Collective. */
     int (*begin)(BatchSource *s, Trainer *tr, const TrainState *st, Err *e);

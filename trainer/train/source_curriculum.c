@@ -25,6 +25,7 @@
 #include "curriculum.h"
 #include "manifest.h"
 #include "report.h"
+#include "rundir.h"
 #include "scorer.h"
 #include "source.h"
 #include "tokenizer.h"
@@ -226,6 +227,11 @@ static int resume(BatchSource *bs, Trainer *tr, const TrainOptions *opt, TrainSt
     int failed = manifest_pick(tr->cfg->run.dir, opt->fallback, rank0, !rank0, rel, sizeof rel,
                                &was_ranks, e) != 0;
     if (train_failure_agreed(tr->comm, failed, e) != 0) return -1;
+    if (path_join(dir, sizeof dir, e, "%s/%s", tr->cfg->run.dir, rel) != 0 ||
+        path_join(path, sizeof path, e, "%s/adapter.safetensors", dir) != 0)
+        return -1;
+    if (checkpoint_read_state(dir, st, e) != 0) return -1;
+    if (st->stage_complete && st->stage >= cs->n_stages - 1) return 1; /* nothing left */
     if (rank0 && was_ranks > 0 && was_ranks != tr->comm->size && !tr->quiet)
         printf("resume: the checkpoint was written on %d rank%s, the run goes on with %d; %s\n",
                was_ranks, was_ranks == 1 ? "" : "s", tr->comm->size,
@@ -233,11 +239,7 @@ static int resume(BatchSource *bs, Trainer *tr, const TrainOptions *opt, TrainSt
                                "uninterrupted run"
                              : "reproducibility = \"rank-count\": from here the bits differ "
                                "from an uninterrupted run on the old rank count");
-    if (path_join(dir, sizeof dir, e, "%s/%s", tr->cfg->run.dir, rel) != 0 ||
-        path_join(path, sizeof path, e, "%s/adapter.safetensors", dir) != 0)
-        return -1;
-    if (checkpoint_read_state(dir, st, e) != 0 || lora_load(&tr->lora, path, e) != 0 ||
-        checkpoint_read_optim(dir, &tr->opt, e) != 0)
+    if (lora_load(&tr->lora, path, e) != 0 || checkpoint_read_optim(dir, &tr->opt, e) != 0)
         return -1;
     cs->resume_stage = st->stage_complete ? st->stage + 1 : st->stage;
     cs->resume_k = st->stage_complete ? 0 : st->stage_steps;
@@ -373,6 +375,16 @@ static int write_checkpoint(BatchSource *bs, Trainer *tr, TrainState *st, int co
     if (rc == 0 && !tr->quiet)
         printf("checkpoint %s (adapter fnv64 %016llx, identical on %d rank%s)\n", dir,
                (unsigned long long)hash, tr->comm->size, tr->comm->size == 1 ? "" : "s");
+    /* A committed stage checkpoint is the newest state of the run, so every mid-stage
+     * checkpoint (a stop signal's) is superseded: its manifest entry and directory go (each
+     * is as large as a stage checkpoint). --resume --fallback stays correct: past a corrupted
+     * stage checkpoint it falls back to the stage checkpoint before it, and samples being a
+     * pure function of (seed, stage, step), the resumed run still ends with the same bytes. */
+    int pruned = 0;
+    if (rc == 0 && complete && rundir_prune_mid_stage(tr->cfg->run.dir, &pruned, e) != 0) rc = -1;
+    if (rc == 0 && pruned && !tr->quiet)
+        printf("removed %d mid-stage checkpoint%s this stage checkpoint supersedes\n", pruned,
+               pruned == 1 ? "" : "s");
     return rc;
 }
 

@@ -26,7 +26,7 @@ static void fill(BatchSource *bs, int64_t step, int64_t first, int64_t count, in
     data_fill(&ts->data, step * ts->global + first, (int)count, T, inputs, targets, weights);
 }
 
-/* The newest checkpoints/step-N: weights, AdamW moments and counters. */
+/* The newest checkpoints/step-N: weights, AdamW moments and counters; 1 when it is the last. */
 static int resume_newest(Trainer *tr, TrainState *st, Err *e) {
     const Config *cfg = tr->cfg;
     char dir[CFG_PATH_MAX + 64], path[CFG_PATH_MAX + 128];
@@ -45,8 +45,9 @@ static int resume_newest(Trainer *tr, TrainState *st, Err *e) {
         return err_set(e, "--resume %s: no checkpoint in %s to resume from", cfg->run.dir, dir);
     if (path_join(dir, sizeof dir, e, "%s/checkpoints/step-%06lld", cfg->run.dir, best) != 0)
         return -1;
-    if (checkpoint_read_state(dir, st, e) != 0 || checkpoint_read_optim(dir, &tr->opt, e) != 0)
-        return -1;
+    if (checkpoint_read_state(dir, st, e) != 0) return -1;
+    if (st->seed == cfg->seed && st->step >= cfg->run.steps) return 1; /* nothing left */
+    if (checkpoint_read_optim(dir, &tr->opt, e) != 0) return -1;
     if (tr->full) {
         if (weights_load(&tr->model, dir, e) != 0) return -1;
     } else {
@@ -67,7 +68,9 @@ static int resume_newest(Trainer *tr, TrainState *st, Err *e) {
 static int resume(BatchSource *bs, Trainer *tr, const TrainOptions *opt, TrainState *st, Err *e) {
     (void)bs;
     (void)opt;
-    return train_failure_agreed(tr->comm, resume_newest(tr, st, e) != 0, e);
+    int rc = resume_newest(tr, st, e);
+    if (train_failure_agreed(tr->comm, rc < 0, e) != 0) return -1;
+    return rc;
 }
 
 static int validate_and_log(Trainer *tr, int64_t step, Err *e) {
