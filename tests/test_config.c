@@ -1429,6 +1429,38 @@ static void test_stage_overrides(void) {
     }
 }
 
+/* config_diff: the keys whose resolved values differ, old -> new, list elements by index. */
+static void test_diff(void) {
+    const char *file = "tests/configs/curriculum.cfg";
+    Config a, b;
+    char out[1024];
+    if (load_ok(&a, file, NULL, 0) != 0) return;
+    CHECK_INT(config_diff(&a, &a, out, sizeof out), 0);
+    CHECK_STR(out, "");
+    const char *ov[] = {"lora.rank=16", "curriculum.stages.2.steps=10", "seed=7"};
+    if (load_ok(&b, file, ov, 3) == 0) {
+        CHECK_INT(config_diff(&a, &b, out, sizeof out), 3);
+        CHECK_STR(out,
+                  "lora.rank: 8 -> 16; seed: 1337 -> 7; curriculum.stages.[2].steps: 300 -> 10");
+        CHECK_INT(config_diff(&b, &a, out, sizeof out), 3);
+        CHECK_CONTAINS(out, "lora.rank: 16 -> 8");
+        /* a short buffer ends with "..." */
+        char small[48];
+        CHECK_INT(config_diff(&a, &b, small, sizeof small), 3);
+        CHECK_STR(small, "lora.rank: 8 -> 16; seed: 1337 -> 7; ...");
+        config_free(&b);
+    }
+    /* keys only one of them has: a stage more, the curriculum group against none */
+    const char *p = write_cfg("diff_more.cfg", MINIMAL);
+    if (load_ok(&b, p, NULL, 0) == 0) {
+        int n = config_diff(&a, &b, out, sizeof out);
+        CHECK(n > 5, "many keys differ (%d)", n);
+        CHECK_CONTAINS(out, "curriculum.variants: 8 -> (not given)");
+        config_free(&b);
+    }
+    config_free(&a);
+}
+
 int main(void) {
     snprintf(g_dir, sizeof g_dir, "/tmp/test_config.XXXXXX");
     if (!mkdtemp(g_dir)) {
@@ -1454,6 +1486,7 @@ int main(void) {
     test_curriculum_defaults();
     test_curriculum_errors();
     test_stage_overrides();
+    test_diff();
     for (int i = 0; i < g_nfiles; i++) unlink(g_files[i]);
     rmdir(g_dir);
     return tl_finish("test_config");
