@@ -93,8 +93,9 @@ int train_load_tokenizer(const Config *cfg, const char *dir, int vocab, Tokenize
     return 0;
 }
 
-int train_build_curriculum(const Config *cfg, const ChainLib *lib, Tokenizer *tok, Curriculum **cur,
-                           Err *e) {
+/* context: the model's, for the message about a chain too long for batch.seq_len (0: unknown) */
+static int build_curriculum(const Config *cfg, const ChainLib *lib, Tokenizer *tok, int context,
+                            Curriculum **cur, Err *e) {
     const CurriculumConfig *cc = &cfg->curriculum;
     char where[CFG_PATH_MAX + 64];
     CurriculumSpec spec = {.stages = cc->stages, /* the config holds the curriculum's own specs */
@@ -104,11 +105,18 @@ int train_build_curriculum(const Config *cfg, const ChainLib *lib, Tokenizer *to
                            .seed = cfg->seed,
                            .seq_len = cfg->batch.seq_len,
                            .heldout_variant_band_lo = cc->heldout_band_lo,
-                           .heldout_variant_band_hi = cc->heldout_band_hi};
+                           .heldout_variant_band_hi = cc->heldout_band_hi,
+                           .seq_len_name = "batch.seq_len",
+                           .context = context};
     CurriculumTokenizer ct = train_curriculum_tokenizer(tok);
     if (curriculum_build(cur, lib, &spec, &ct, e) != 0)
         return err_prefix(e, "%s", config_where(cfg, "curriculum", where, sizeof where));
     return 0;
+}
+
+int train_build_curriculum(const Config *cfg, const ChainLib *lib, Tokenizer *tok, Curriculum **cur,
+                           Err *e) {
+    return build_curriculum(cfg, lib, tok, cfg->model.random ? cfg->model.context : 0, cur, e);
 }
 
 /* Loads the tokenizer and chain libraries and builds the curriculum (every pool and eval set). */
@@ -119,7 +127,7 @@ static int curriculum_source_build(CurriculumSource *cs, Trainer *tr, Err *e) {
     const char *paths[CFG_MAX_LIBRARIES];
     for (int i = 0; i < cc->n_libraries; i++) paths[i] = cc->libraries[i];
     if (chainlib_load(&cs->lib, paths, cc->n_libraries, e) != 0) return -1;
-    if (train_build_curriculum(cfg, cs->lib, cs->tok, &cs->cur, e) != 0) return -1;
+    if (build_curriculum(cfg, cs->lib, cs->tok, tr->model.cfg.n_ctx, &cs->cur, e) != 0) return -1;
     const EvalItem *sets[EVAL_COUNT];
     int n_items[EVAL_COUNT];
     for (int s = 0; s < EVAL_COUNT; s++)
