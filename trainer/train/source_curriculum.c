@@ -413,6 +413,24 @@ static void banner(const BatchSource *bs, const Trainer *tr) {
            cfg->batch.seq_len, tr->max_rows);
 }
 
+/* A band whose pool holds fewer than half the variants asked for (variants per chain times the
+ * training chains) trains on a few variants over and over: one warning per such stage. */
+static void pool_warnings(const CurriculumSource *cs, const Config *cfg) {
+    for (int p = 0; p < curriculum_n_pools(cs->cur); p++) {
+        PoolStats ps;
+        curriculum_pool_stats(cs->cur, p, &ps);
+        const int chains = ps.n_chains_full + ps.n_chains_short + ps.n_chains_empty;
+        const long long asked = (long long)cfg->curriculum.variants * chains;
+        if (2LL * ps.n_items >= asked) continue;
+        fprintf(stderr,
+                "imprint: warning: stage '%s' band [%.2f, %.2f]: %d variants where %lld were asked "
+                "(%d per chain for %d training chains); widen the band or lower "
+                "curriculum.variants\n",
+                cfg->curriculum.stages[ps.stage].name, ps.band_lo, ps.band_hi, ps.n_items, asked,
+                cfg->curriculum.variants, chains);
+    }
+}
+
 static void source_free(BatchSource *bs) {
     CurriculumSource *cs = (CurriculumSource *)bs;
     scorer_free(&cs->scorer);
@@ -443,6 +461,7 @@ int source_curriculum_open(BatchSource **out, Trainer *tr, Err *e) {
     cs->resume_stage = -1;
     *out = &cs->base; /* freed by train_teardown, also after a failure here */
     if (curriculum_source_build(cs, tr, e) != 0) return -1;
+    if (tr->comm->rank == 0) pool_warnings(cs, tr->cfg);
     tr->total_steps = 0;
     for (int s = 0; s < cs->n_stages; s++) tr->total_steps += tr->cfg->curriculum.stages[s].steps;
     return 0;
