@@ -84,7 +84,10 @@ int train_load_tokenizer(const Config *cfg, const char *dir, int vocab, Tokenize
                        "%s: a curriculum needs the model's tokenizer; set model.tokenizer to a "
                        "directory with vocab.json and merges.txt",
                        config_where(cfg, "model", where, sizeof where));
-    if (tok_load_dir(tok, dir, e) != 0) return -1;
+    if (tok_load_dir(tok, dir, e) != 0)
+        return cfg->model.tokenizer[0]
+                   ? err_prefix(e, "%s", config_where(cfg, "model.tokenizer", where, sizeof where))
+                   : -1;
     if (tok_vocab_size(*tok) > vocab)
         return err_set(e, "%s: the tokenizer has %d tokens but the model's vocabulary only %d", dir,
                        tok_vocab_size(*tok), vocab);
