@@ -50,6 +50,23 @@ expect "no config" 2 "needs a config file" -- "$BIN" train
 expect "unknown option" 2 "unknown option '--sett'" -- "$BIN" train configs/tiny.cfg --sett x=1
 expect "bad --set" 2 "--set needs KEY=VALUE" -- "$BIN" train configs/tiny.cfg --set lora.rank
 expect "help" 0 "imprint train CONFIG" -- "$BIN" --help
+# README.md's command list is --help's: every option word, and the usage text itself
+help=$("$BIN" --help)
+missing=""
+for opt in $(printf '%s\n' "$help" | grep -o -- '--[a-z][a-z0-9-]*' | sort -u); do
+    grep -q -- "$opt" README.md || missing="$missing $opt"
+done
+if [ -z "$missing" ]; then passed=$((passed + 1)); else
+    failed=$((failed + 1)); echo "FAIL README.md lacks options of imprint --help:$missing"; fi
+if printf '%s\n' "$help" | python3 -c '
+import sys
+h = sys.stdin.read().splitlines()
+block = h[h.index("usage:"):]
+block = block[:[i for i, l in enumerate(block) if l.startswith("The config reference")][0]]
+while block and not block[-1]: block.pop()
+sys.exit(0 if "\n".join(block) in open("README.md").read() else 1)'; then
+    passed=$((passed + 1)); else
+    failed=$((failed + 1)); echo "FAIL README.md ## Commands differs from imprint --help's usage"; fi
 
 # ---- config ------------------------------------------------------------------------------------
 expect "missing config" 1 "nope.cfg: cannot open" -- "$BIN" train "$T/nope.cfg"
