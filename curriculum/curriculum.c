@@ -221,12 +221,28 @@ static int token_roles(const CurriculumTokenizer *tok, const Rendered *r, const 
     return 0;
 }
 
+/* A chain that needs seq_len >= need (its tokens with the leading EOT) where seq_len is less:
+ * which limit, and what can be raised. */
+static int too_long(const CurriculumSpec *sp, const char *id, const char *what, int need, Err *e) {
+    const char *name = sp->seq_len_name ? sp->seq_len_name : "seq_len";
+    char how[256];
+    if (sp->context > 0 && need <= sp->context)
+        snprintf(how, sizeof how,
+                 "the model's context is %d: raise %s up to %d, or shorten the chain", sp->context,
+                 name, sp->context);
+    else if (sp->context > 0)
+        snprintf(how, sizeof how,
+                 "the model's context is %d, too short for it as well: shorten the chain",
+                 sp->context);
+    else
+        snprintf(how, sizeof how, "raise %s to at least %d, or shorten the chain", name, need);
+    return err_set(e, "chain \"%s\" (%s) needs %d tokens with its EOT but %s is %d (%s)", id, what,
+                   need, name, sp->seq_len, how);
+}
+
 static int fits(const Curriculum *c, const Chain *ch, int n_tokens, const char *what, Err *e) {
     if (n_tokens + 2 <= c->spec.seq_len + 1) return 0;
-    return err_set(e,
-                   "chain \"%s\" (%s) is %d tokens; with EOT on both sides it needs seq_len >= "
-                   "%d but seq_len is %d; shorten the chain or raise seq_len",
-                   ch->id, what, n_tokens, n_tokens + 1, c->spec.seq_len);
+    return too_long(&c->spec, ch->id, what, n_tokens + 1, e);
 }
 
 /* ---- pools ----------------------------------------------------------------------------------- */
@@ -325,8 +341,8 @@ static int tokens_of(const CurriculumTokenizer *tok, const char *text, size_t le
 
 /* Adds the eval item of chain `chain` rendered by spec, with its foils, to set; every rendering
  * must fit a row of seq_len + 1 tokens. */
-static int eval_add(const ChainLib *lib, int seq_len, const CurriculumTokenizer *tok, EvalSet *set,
-                    int chain, const RenderSpec *spec, double volatility, Err *e) {
+static int eval_add(const ChainLib *lib, const CurriculumSpec *sp, const CurriculumTokenizer *tok,
+                    EvalSet *set, int chain, const RenderSpec *spec, double volatility, Err *e) {
     const Chain *ch = &lib->chains[chain];
     EvalItem *it = &set->items[set->n_items];
     memset(it, 0, sizeof *it);
@@ -339,12 +355,11 @@ static int eval_add(const ChainLib *lib, int seq_len, const CurriculumTokenizer 
                        &it->n_answer, e);
     it->prompt = prompt;
     it->answer = answer;
+    const int seq_len = sp->seq_len;
+    char what[64];
+    snprintf(what, sizeof what, "eval, tuple %d", spec->tuple);
     if (rc == 0 && it->n_prompt + it->n_answer > seq_len + 1)
-        rc = err_set(e,
-                     "chain \"%s\" (eval, tuple %d) is %d tokens with its EOT; it needs "
-                     "seq_len >= %d but seq_len is %d; shorten the chain or raise seq_len",
-                     ch->id, spec->tuple, it->n_prompt + it->n_answer,
-                     it->n_prompt + it->n_answer - 1, seq_len);
+        rc = too_long(sp, ch->id, what, it->n_prompt + it->n_answer - 1, e);
     if (rc == 0) {
         it->chain = chain;
         it->tuple = spec->tuple;
@@ -369,11 +384,10 @@ static int eval_add(const ChainLib *lib, int seq_len, const CurriculumTokenizer 
                 rc = tokens_of(tok, fr.text + fr.answer_start, fr.len - fr.answer_start, 0,
                                &foils[k], &n_foil[k], e);
             if (rc == 0) it->n_foils++;
-            if (rc == 0 && it->n_prompt + n_foil[k] > seq_len + 1)
-                rc = err_set(e,
-                             "chain \"%s\" (foil %d) is %d tokens with its EOT; raise seq_len "
-                             "to %d",
-                             ch->id, k + 1, it->n_prompt + n_foil[k], it->n_prompt + n_foil[k] - 1);
+            if (rc == 0 && it->n_prompt + n_foil[k] > seq_len + 1) {
+                snprintf(what, sizeof what, "eval, tuple %d, foil %d", spec->tuple, k + 1);
+                rc = too_long(sp, ch->id, what, it->n_prompt + n_foil[k] - 1, e);
+            }
         }
     }
     rendered_free(&r);
@@ -430,7 +444,6 @@ static int textset_has(void *ctx, const char *text, size_t len) {
 
 static int build_evals(Curriculum *c, const CurriculumTokenizer *tok, Err *e) {
     const ChainLib *lib = c->lib;
-    const int T = c->spec.seq_len;
     int per_chain = c->spec.heldout_variants_per_chain ? c->spec.heldout_variants_per_chain : 2;
     int max_tuples = 0;
     for (int ch = 0; ch < lib->n_chains; ch++)
@@ -459,17 +472,18 @@ static int build_evals(Curriculum *c, const CurriculumTokenizer *tok, Err *e) {
         if (c->heldout[ch]) {
             for (int t = 0; rc == 0 && t < chain->n_tuples; t++) {
                 spec.tuple = t;
-                rc = eval_add(lib, T, tok, &c->evals[EVAL_HELDOUT_CHAINS], ch, &spec, 0, e);
+                rc = eval_add(lib, &c->spec, tok, &c->evals[EVAL_HELDOUT_CHAINS], ch, &spec, 0, e);
             }
             continue;
         }
-        rc = eval_add(lib, T, tok, &c->evals[EVAL_TRAIN], ch, &spec, 0, e);
+        rc = eval_add(lib, &c->spec, tok, &c->evals[EVAL_TRAIN], ch, &spec, 0, e);
         spec.tuple = chain->n_tuples - 1;
-        if (rc == 0) rc = eval_add(lib, T, tok, &c->evals[EVAL_HELDOUT_ENTITIES], ch, &spec, 0, e);
+        if (rc == 0)
+            rc = eval_add(lib, &c->spec, tok, &c->evals[EVAL_HELDOUT_ENTITIES], ch, &spec, 0, e);
         int found = 0;
         if (rc == 0) rc = variants_for_band(lib, ch, &q, tok->tokenize, tok->ctx, vars, &found, e);
         for (int k = 0; rc == 0 && k < found; k++)
-            rc = eval_add(lib, T, tok, &c->evals[EVAL_HELDOUT_VARIANTS], ch, &vars[k].spec,
+            rc = eval_add(lib, &c->spec, tok, &c->evals[EVAL_HELDOUT_VARIANTS], ch, &vars[k].spec,
                           vars[k].volatility, e);
         variants_free(vars, found);
     }
@@ -484,12 +498,13 @@ int curriculum_eval_library(const ChainLib *lib, const CurriculumTokenizer *tok,
     for (int ch = 0; ch < lib->n_chains; ch++) n += lib->chains[ch].n_tuples;
     EvalSet set = {xmalloc(sizeof(EvalItem) * (size_t)(n + 1), "eval items"), 0};
     int rc = 0;
+    const CurriculumSpec sp = {.seq_len = seq_len};
     for (int ch = 0; rc == 0 && ch < lib->n_chains; ch++) {
         RenderSpec spec;
         render_spec_canonical(&spec);
         for (int t = 0; rc == 0 && t < lib->chains[ch].n_tuples; t++) {
             spec.tuple = t;
-            rc = eval_add(lib, seq_len, tok, &set, ch, &spec, 0, e);
+            rc = eval_add(lib, &sp, tok, &set, ch, &spec, 0, e);
         }
     }
     *items = set.items;

@@ -106,6 +106,11 @@ typedef struct CurriculumSpec {
     int seq_len; /* T: a chain needs EOT + tokens + EOT <= T + 1 */
     double heldout_variant_band_lo, heldout_variant_band_hi;
     int heldout_variants_per_chain; /* 0: 2 */
+    /* For the message about a chain too long for seq_len (neither changes what is built): */
+    const char *seq_len_name; /* how the caller's user sets seq_len ("batch.seq_len"); NULL:
+                                 "seq_len" */
+    int context;              /* the most seq_len may be raised to (the model's context); 0:
+                                 unknown */
 } CurriculumSpec;
 
 typedef struct CurriculumTokenizer {

@@ -43,12 +43,32 @@ base=(--set "run.dir=\"$T/run\"" --quiet)
 # ---- command line ------------------------------------------------------------------------------
 expect "no command" 2 "no command given" -- "$BIN"
 expect "unknown command" 2 "unknown command 'trian'; did you mean 'train'" -- "$BIN" trian x.cfg
+expect "unknown command lists them" 2 \
+    "unknown command 'frobnicate'; the commands are: train, pretrain, eval, config, tokenizer-train" \
+    -- "$BIN" frobnicate x.cfg
 expect "no config" 2 "needs a config file" -- "$BIN" train
 expect "unknown option" 2 "unknown option '--sett'" -- "$BIN" train configs/tiny.cfg --sett x=1
 expect "bad --set" 2 "--set needs KEY=VALUE" -- "$BIN" train configs/tiny.cfg --set lora.rank
 expect "help" 0 "imprint train CONFIG" -- "$BIN" --help
 expect "resume and overwrite" 2 "--resume and --overwrite contradict each other" -- \
     "$BIN" train configs/tiny.cfg --resume "$T/run" --overwrite
+# README.md's command list is --help's: every option word, and the usage text itself
+help=$("$BIN" --help)
+missing=""
+for opt in $(printf '%s\n' "$help" | grep -o -- '--[a-z][a-z0-9-]*' | sort -u); do
+    grep -q -- "$opt" README.md || missing="$missing $opt"
+done
+if [ -z "$missing" ]; then passed=$((passed + 1)); else
+    failed=$((failed + 1)); echo "FAIL README.md lacks options of imprint --help:$missing"; fi
+if printf '%s\n' "$help" | python3 -c '
+import sys
+h = sys.stdin.read().splitlines()
+block = h[h.index("usage:"):]
+block = block[:[i for i, l in enumerate(block) if l.startswith("The config reference")][0]]
+while block and not block[-1]: block.pop()
+sys.exit(0 if "\n".join(block) in open("README.md").read() else 1)'; then
+    passed=$((passed + 1)); else
+    failed=$((failed + 1)); echo "FAIL README.md ## Commands differs from imprint --help's usage"; fi
 
 # ---- config ------------------------------------------------------------------------------------
 expect "missing config" 1 "nope.cfg: cannot open" -- "$BIN" train "$T/nope.cfg"
@@ -115,6 +135,40 @@ expect "lying header length" 1 "exceeds the file size" -- "$BIN" "${good[@]}"
 cp "$T/full.safetensors" "$mdl/model.safetensors"
 # vocab 97 < 256 byte tokens in the data
 expect "data beyond vocab" 1 "vocabulary has 97 entries" -- "$BIN" "${good[@]}"
+
+# ---- a curriculum run -----------------------------------------------------------------------------
+"$BIN" tokenizer-train --vocab 600 --out "$T/tok" tests/data/chains/mini.cfg >/dev/null
+cat >"$T/cur.cfg" <<CFG
+model = { random = { layers = 2; heads = 2; width = 32; vocab = 600; context = 128; };
+          tokenizer = "$T/tok"; };
+batch = { global = 6; seq_len = 128; };
+curriculum = {
+    library = ["tests/data/chains/mini.cfg"];
+    variants = 5;
+    stages = ( { name = "anchor"; band = [0.0, 0.1]; steps = 1; },
+               { name = "thin"; band = [0.9, 0.95]; steps = 1; } );
+};
+run = { dir = "$T/cur"; log_every = 100; };
+CFG
+cur=(train "$T/cur.cfg" --quiet --overwrite)
+expect "chain longer than batch.seq_len" 1 \
+    "needs 38 tokens with its EOT but batch.seq_len is 16 (the model's context is 128: raise batch.seq_len up to 128, or shorten the chain)" \
+    -- "$BIN" "${cur[@]}" --set batch.seq_len=16
+expect "nearly empty band warns" 0 \
+    "warning: stage 'thin' band [0.90, 0.95]: 14 variants where 45 were asked (5 per chain for 9 training chains); widen the band or lower curriculum.variants" \
+    -- "$BIN" "${cur[@]}"
+expect "stage steps by --set" 0 "" -- "$BIN" "${cur[@]}" --set curriculum.stages.thin.steps=2 \
+    --set 'curriculum.stages[0].steps=2'
+expect "stage index out of range" 1 \
+    "--set curriculum.stages.2.steps: the config has 2 stages (0 anchor, 1 thin); there is no stage 2" \
+    -- "$BIN" "${cur[@]}" --set curriculum.stages.2.steps=5
+expect "run.steps with a curriculum" 1 \
+    "--set run.steps: 'run.steps' is given but the run has a curriculum, whose stages have their own steps" \
+    -- "$BIN" "${cur[@]}" --set run.steps=5
+expect "missing tokenizer dir" 1 "--set model.tokenizer: $T/notok: no such directory" -- \
+    "$BIN" "${cur[@]}" --set "model.tokenizer=\"$T/notok\""
+expect "generate: missing model dir" 1 "$T/nomodel: no such directory" -- \
+    "$BIN" generate "$T/nomodel" hello
 
 # ---- run directory ------------------------------------------------------------------------------
 "$BIN" train configs/tiny.cfg "${base[@]}" --set run.steps=2 >/dev/null 2>&1

@@ -5,7 +5,8 @@
 #   * a copy of the run rolled back to its third stage and resumed ends with the same bytes
 #     (adapter, optimizer moments, state, eval) as the uninterrupted run;
 #   * a stop signal mid-stage checkpoints, exits 3, and the resumed run ends byte-identical;
-#   * a corrupted checkpoint is refused on resume, naming the file; so is a changed config.
+#   * a corrupted checkpoint is refused on resume, naming the file; so is a changed config,
+#     naming the keys that differ.
 set -euo pipefail
 BIN=${IMPRINT_BIN:-build/imprint}
 MPIRUN=${MPIRUN:-mpirun}
@@ -89,7 +90,7 @@ check "[ $rc -ne 0 ] && echo \"\$out\" | grep -q 'c/stages/03-free/adapter.safet
 set +e
 out=$("$BIN" train "$T/run.cfg" --resume "$T/b" --set lora.rank=8 2>&1); rc=$?
 set -e
-check "[ $rc -ne 0 ] && echo \"\$out\" | grep -q 'started with a different configuration'" "config change refused"
+check "[ $rc -ne 0 ] && echo \"\$out\" | grep -q 'started with a different configuration (lora.rank: 4 -> 8)'" "config change refused, naming the key"
 
 # eval.json carries base and adapter for every split
 /usr/bin/python3 - "$T/a/stages/03-free/eval.json" <<'PY' || failed=$((failed + 1))

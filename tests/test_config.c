@@ -1265,13 +1265,8 @@ static void test_curriculum_errors(void) {
     CHECK_CONTAINS(m, "cur_nodata.cfg:2: missing required key 'data.path'; add it, e.g. data = { "
                       "path = \"...\"; };");
 
-    /* --set: not inside the stages; a curriculum created by --set still needs its keys */
+    /* --set: not the whole list; a curriculum created by --set still needs its keys */
     const char *ok_file = "tests/configs/curriculum.cfg";
-    const char *ov1[] = {"curriculum.stages.[0].steps=5"};
-    m = load_fail(ok_file, ov1, 1);
-    CHECK_CONTAINS(m, "--set curriculum.stages.[0].steps: keys inside the list "
-                      "'curriculum.stages' cannot be set with --set; edit them in the config "
-                      "file");
     const char *ov2[] = {"curriculum.stages=({ band = [0.0, 0.1]; steps = 1; })"};
     m = load_fail(ok_file, ov2, 1);
     CHECK_CONTAINS(m, "--set curriculum.stages: the list 'curriculum.stages' cannot be set with "
@@ -1290,6 +1285,180 @@ static void test_curriculum_errors(void) {
     m = load_fail(ok_file, ov6, 1);
     CHECK_CONTAINS(m, "--set curriculum.stpes: unknown key 'curriculum.stpes'; did you mean "
                       "'curriculum.stages'?");
+}
+
+/* --set of keys inside the stages: by index (three spellings) or by the stage's name, with the
+ * checks of the file's keys and messages that name the --set option. */
+static void test_stage_overrides(void) {
+    const char *file = "tests/configs/curriculum.cfg";
+    char buf[512];
+    const char *ov[] = {"curriculum.stages.0.steps=10",
+                        "curriculum.stages[1].steps=11",
+                        "curriculum.stages.[2].lr_scale=0.25",
+                        "curriculum.stages.free.steps=13",
+                        "curriculum.stages.drift.name=middle",
+                        "curriculum.stages.0.until={ metric = \"train.em\"; threshold = 0.5; }",
+                        "curriculum.stages.3.until.threshold=0.9",
+                        "curriculum.stages.0.targets=[\"q\"]",
+                        "curriculum.stages.0.band=[0.0, 0.07]"};
+    Config c;
+    if (load_ok(&c, file, ov, 9) == 0) {
+        const CurriculumConfig *cc = &c.curriculum;
+        CHECK_INT(cc->n_stages, 4);
+        CHECK_INT(cc->stages[0].steps, 10);
+        CHECK_INT(cc->stages[1].steps, 11);
+        CHECK_DBL(cc->stages[2].lr_scale, 0.25);
+        CHECK_INT(cc->stages[2].steps, 300); /* untouched */
+        CHECK_STR(cc->stages[2].name, "middle");
+        CHECK_INT(cc->stages[3].steps, 13);
+        CHECK_STR(cc->stages[0].until_metric, "train.em");
+        CHECK_DBL(cc->stages[0].until_threshold, 0.5);
+        CHECK_STR(cc->stages[3].until_metric, "heldout_entities.em");
+        CHECK_DBL(cc->stages[3].until_threshold, 0.9);
+        CHECK_INT(cc->stages[0].targets, LORA_Q);
+        CHECK_DBL(cc->stages[0].band_hi, 0.07);
+        CHECK_STR(cc->stages[0].name, "anchor");
+        CHECK_STR(config_where(&c, "curriculum.stages.[0].steps", buf, sizeof buf),
+                  "--set curriculum.stages.0.steps");
+        CHECK_STR(config_where(&c, "curriculum.stages.[1].steps", buf, sizeof buf),
+                  "--set curriculum.stages[1].steps");
+        CHECK_STR(config_where(&c, "curriculum.stages.[3].steps", buf, sizeof buf),
+                  "--set curriculum.stages.free.steps");
+        check_roundtrip(&c, "stage_ov_rt.cfg");
+        config_free(&c);
+    }
+    /* the stage's default name works too */
+    const char *pd = write_cfg("stage_default_name.cfg",
+                               "model = { path = \"gpt2\"; };\n"
+                               "curriculum = { library = [\"a.cfg\"];\n"
+                               "  stages = ( { band = [0.0, 0.1]; steps = 5; },\n"
+                               "             { band = [0.1, 0.2]; steps = 6; } ); };\n");
+    const char *ovd[] = {"curriculum.stages.stage-1.steps=7"};
+    if (load_ok(&c, pd, ovd, 1) == 0) {
+        CHECK_INT(c.curriculum.stages[1].steps, 7);
+        CHECK_INT(c.curriculum.stages[0].steps, 5);
+        config_free(&c);
+    }
+
+    /* the same checks as in the file, naming the --set option */
+    const char *m;
+    const char *e1[] = {"curriculum.stages.0.steps=0"};
+    m = load_fail(file, e1, 1);
+    CHECK_CONTAINS(m, "--set curriculum.stages.0.steps: 'curriculum.stages.[0].steps' = 0 is out "
+                      "of range; it must be in [1, ");
+    const char *e2[] = {"curriculum.stages[0].steps=2.5"};
+    m = load_fail(file, e2, 1);
+    CHECK_CONTAINS(m, "--set curriculum.stages[0].steps: 'curriculum.stages.[0].steps' must be an "
+                      "integer");
+    const char *e3[] = {"curriculum.stages.1.band=[0.0, 0.1]"};
+    m = load_fail(file, e3, 1);
+    CHECK_CONTAINS(m, "--set curriculum.stages.1.band: 'curriculum.stages.[1].band' is given on a "
+                      "bridge (\"bridge-1\")");
+    const char *e4[] = {"curriculum.stages.0.stpes=5"};
+    m = load_fail(file, e4, 1);
+    CHECK_CONTAINS(m, "--set curriculum.stages.0.stpes: unknown key 'curriculum.stages.[0].stpes'; "
+                      "did you mean 'curriculum.stages.[0].steps'?");
+    const char *e5[] = {"curriculum.stages.0.loss=trial"};
+    m = load_fail(file, e5, 1);
+    CHECK_CONTAINS(m, "--set curriculum.stages.0.loss: 'curriculum.stages.[0].loss' = \"trial\" is "
+                      "not one of");
+    const char *e6[] = {"curriculum.stages.2.name=anchor"};
+    m = load_fail(file, e6, 1);
+    CHECK_CONTAINS(m, "--set curriculum.stages.2.name: stage name \"anchor\" of "
+                      "'curriculum.stages.[2]' is already used by 'curriculum.stages.[0]'");
+    /* an index out of range names the number of stages; an unknown name lists them */
+    const char *e7[] = {"curriculum.stages.4.steps=5"};
+    m = load_fail(file, e7, 1);
+    CHECK_CONTAINS(m, "--set curriculum.stages.4.steps: the config has 4 stages (0 anchor, 1 "
+                      "bridge-1, 2 drift, 3 free); there is no stage 4");
+    const char *e8[] = {"curriculum.stages[9].steps=5"};
+    m = load_fail(file, e8, 1);
+    CHECK_CONTAINS(m, "the config has 4 stages");
+    const char *e9[] = {"curriculum.stages.anchr.steps=5"};
+    m = load_fail(file, e9, 1);
+    CHECK_CONTAINS(m, "--set curriculum.stages.anchr.steps: no stage is named 'anchr'; name one by "
+                      "index or by name (0 anchor, 1 bridge-1, 2 drift, 3 free); did you mean "
+                      "'anchor'?");
+    const char *e10[] = {"curriculum.stages.steps=5"};
+    m = load_fail(file, e10, 1);
+    CHECK_CONTAINS(m, "--set curriculum.stages.steps: name the element of 'curriculum.stages' "
+                      "whose key to set, by index or by name, e.g. --set "
+                      "curriculum.stages.0.steps=...");
+    const char *e11[] = {"curriculum.stages.0=5"};
+    m = load_fail(file, e11, 1);
+    CHECK_CONTAINS(m, "--set curriculum.stages.0: a whole element of 'curriculum.stages' cannot be "
+                      "set with --set");
+    const char *e12[] = {"curriculum.stages.0.steps=5"};
+    m = load_fail(write_cfg("stage_none.cfg", MINIMAL), e12, 1);
+    CHECK_CONTAINS(m, "--set curriculum.stages.0.steps: the config has no stages "
+                      "('curriculum.stages') to set a key in");
+    const char *e13[] = {"curriculum.stages[x].steps=5"};
+    m = load_fail(file, e13, 1);
+    CHECK_CONTAINS(m, "'[x]' is not an index");
+
+    /* run.steps with a curriculum: refused, in the file or by --set, never silently ignored */
+    const char *e14[] = {"run.steps=50"};
+    m = load_fail(file, e14, 1);
+    CHECK_CONTAINS(m, "--set run.steps: 'run.steps' is given but the run has a curriculum, whose "
+                      "stages have their own steps (1200 in all, which the run takes); remove "
+                      "run.steps and change a stage's steps instead, e.g. --set "
+                      "curriculum.stages.0.steps=200 (or curriculum.stages.anchor.steps=200)");
+    const char *pr =
+        write_cfg("stage_runsteps.cfg", "model = { path = \"gpt2\"; };\n"
+                                        "run = { steps = 30; };\n"
+                                        "curriculum = { library = [\"a.cfg\"];\n"
+                                        "  stages = ( { band = [0.0, 0.1]; steps = 5; } ); };\n");
+    m = load_fail(pr, NULL, 0);
+    CHECK_CONTAINS(m, "stage_runsteps.cfg:2: 'run.steps' is given but the run has a curriculum");
+    /* the resolved config of a curriculum run leaves run.steps out, so it loads back */
+    if (load_ok(&c, file, NULL, 0) == 0) {
+        char path[320];
+        snprintf(path, sizeof path, "%s/stage_print.cfg", g_dir);
+        Err e = {{0}};
+        CHECK(config_save(&c, path, &e) == 0, "config_save: %s", e.msg);
+        FILE *fp = fopen(path, "r");
+        static char text[65536];
+        size_t n = fp ? fread(text, 1, sizeof text - 1, fp) : 0;
+        text[n] = '\0';
+        if (fp) fclose(fp);
+        unlink(path);
+        CHECK(strstr(text, "\n    steps = ") == NULL, "no run.steps in a curriculum run:\n%s",
+              text);
+        CHECK_CONTAINS(text, "\n    dir = ");
+        config_free(&c);
+    }
+}
+
+/* config_diff: the keys whose resolved values differ, old -> new, list elements by index. */
+static void test_diff(void) {
+    const char *file = "tests/configs/curriculum.cfg";
+    Config a, b;
+    char out[1024];
+    if (load_ok(&a, file, NULL, 0) != 0) return;
+    CHECK_INT(config_diff(&a, &a, out, sizeof out), 0);
+    CHECK_STR(out, "");
+    const char *ov[] = {"lora.rank=16", "curriculum.stages.2.steps=10", "seed=7"};
+    if (load_ok(&b, file, ov, 3) == 0) {
+        CHECK_INT(config_diff(&a, &b, out, sizeof out), 3);
+        CHECK_STR(out,
+                  "lora.rank: 8 -> 16; seed: 1337 -> 7; curriculum.stages.[2].steps: 300 -> 10");
+        CHECK_INT(config_diff(&b, &a, out, sizeof out), 3);
+        CHECK_CONTAINS(out, "lora.rank: 16 -> 8");
+        /* a short buffer ends with "..." */
+        char small[48];
+        CHECK_INT(config_diff(&a, &b, small, sizeof small), 3);
+        CHECK_STR(small, "lora.rank: 8 -> 16; seed: 1337 -> 7; ...");
+        config_free(&b);
+    }
+    /* keys only one of them has: a stage more, the curriculum group against none */
+    const char *p = write_cfg("diff_more.cfg", MINIMAL);
+    if (load_ok(&b, p, NULL, 0) == 0) {
+        int n = config_diff(&a, &b, out, sizeof out);
+        CHECK(n > 5, "many keys differ (%d)", n);
+        CHECK_CONTAINS(out, "curriculum.variants: 8 -> (not given)");
+        config_free(&b);
+    }
+    config_free(&a);
 }
 
 int main(void) {
@@ -1316,6 +1485,8 @@ int main(void) {
     test_curriculum();
     test_curriculum_defaults();
     test_curriculum_errors();
+    test_stage_overrides();
+    test_diff();
     for (int i = 0; i < g_nfiles; i++) unlink(g_files[i]);
     rmdir(g_dir);
     return tl_finish("test_config");

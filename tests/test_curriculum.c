@@ -885,7 +885,7 @@ static void test_schedule(const Curriculum *c) {
 
 static Curriculum *build(const ChainLib *lib, StageSpec *stages, int n_stages, Order order,
                          uint64_t seed, WordTok *wt, int variants, Err *e) {
-    CurriculumSpec spec = {stages, n_stages, order, variants, seed, 128, 0.05, 0.3, 2};
+    CurriculumSpec spec = {stages, n_stages, order, variants, seed, 128, 0.05, 0.3, 2, NULL, 0};
     CurriculumTokenizer tok = {word_tokenize, word_len, wt, WORD_EOT};
     Curriculum *c = NULL;
     if (curriculum_build(&c, lib, &spec, &tok, e) != 0) return NULL;
@@ -1054,14 +1054,24 @@ static void test_spec_errors(const ChainLib *lib, WordTok *wt) {
     CHECK(build(lib, s, 4, ORDER_CURRICULUM, 1, wt, 5, &e) == NULL, "an unreachable band fails");
     CHECK_CONTAINS(e.msg, "curriculum stage 3 (\"hard\"): no training chain has a variant");
 
-    CurriculumSpec spec = {s, 4, ORDER_CURRICULUM, 5, 1, 24, 0.05, 0.3, 2};
+    CurriculumSpec spec = {s, 4, ORDER_CURRICULUM, 5, 1, 24, 0.05, 0.3, 2, NULL, 0};
     CurriculumTokenizer tok = {word_tokenize, word_len, wt, WORD_EOT};
     Curriculum *c = NULL;
     main_stages(s);
     CHECK(curriculum_build(&c, lib, &spec, &tok, &e) != 0 && !c, "too short seq_len fails");
-    CHECK_CONTAINS(e.msg, "tokens; with EOT on both sides it needs seq_len >= ");
-    CHECK_CONTAINS(e.msg, "but seq_len is 24");
+    CHECK_CONTAINS(e.msg, "tokens with its EOT but seq_len is 24 (raise seq_len to at least ");
+    CHECK_CONTAINS(e.msg, ", or shorten the chain)");
     CHECK(strstr(e.msg, "chain \"") == e.msg, "names the chain: %s", e.msg);
+    /* with the caller's name for seq_len and the model's context: which limit, what to raise */
+    spec.seq_len_name = "batch.seq_len";
+    spec.context = 128;
+    CHECK(curriculum_build(&c, lib, &spec, &tok, &e) != 0 && !c, "too short seq_len fails");
+    CHECK_CONTAINS(e.msg, "tokens with its EOT but batch.seq_len is 24 (the model's context is "
+                          "128: raise batch.seq_len up to 128, or shorten the chain)");
+    spec.context = 25; /* shorter than the chain needs */
+    CHECK(curriculum_build(&c, lib, &spec, &tok, &e) != 0 && !c, "too short seq_len fails");
+    CHECK_CONTAINS(e.msg, "but batch.seq_len is 24 (the model's context is 25, too short for it as "
+                          "well: shorten the chain)");
 }
 
 /* The real libraries, when present: they load, and the pools per band with a byte tokenizer. */
@@ -1093,7 +1103,7 @@ static void test_real_libraries(void) {
     s[2] = stage("b2", 0, 0.2, 0.35, 1, 0, LOSS_TRAIL, 1);
     s[3] = stage("b3", 0, 0.35, 0.5, 1, 0, LOSS_TRAIL, 1);
     s[4] = stage("b4", 0, 0.5, 0.8, 1, 0, LOSS_TRAIL, 1);
-    CurriculumSpec spec = {s, 5, ORDER_CURRICULUM, 8, 1234, 1024, 0.05, 0.3, 2};
+    CurriculumSpec spec = {s, 5, ORDER_CURRICULUM, 8, 1234, 1024, 0.05, 0.3, 2, NULL, 0};
     CurriculumTokenizer tok = {byte_tokenize, byte_len, NULL, BYTE_EOT};
     Curriculum *c = NULL;
     CHECK(curriculum_build(&c, lib, &spec, &tok, &e) == 0, "real curriculum builds: %s", e.msg);

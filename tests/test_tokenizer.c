@@ -599,6 +599,7 @@ static void test_malformed(void) {
         CHECK_CONTAINS(e.msg, "cannot open");
         tmp_path(pv, sizeof pv, "nope");
         CHECK(tok_load_dir(&t, pv, &e) == -1, "a missing directory is refused");
+        CHECK_CONTAINS(e.msg, "nope: no such directory"); /* the directory, not vocab.json */
     }
     /* a special token <|...|> outside the alphabet loads (it is literal text) */
     {

@@ -76,8 +76,9 @@ typedef struct Cli {
     EvalOptions eval;
 } Cli;
 
-static const char *COMMANDS[] = {"eval", "train",    "pretrain", "config",   "version",
-                                 "help", "tokenize", "export",   "generate", "tokenizer-train"};
+/* In the order USAGE lists them. */
+static const char *COMMANDS[] = {"train",    "pretrain", "eval",     "config",  "tokenizer-train",
+                                 "tokenize", "export",   "generate", "version", "help"};
 
 static int parse_cli(Cli *cli, int argc, char **argv, Err *e) {
     memset(cli, 0, sizeof *cli);
@@ -89,12 +90,22 @@ static int parse_cli(Cli *cli, int argc, char **argv, Err *e) {
     for (size_t i = 0; i < sizeof COMMANDS / sizeof *COMMANDS; i++)
         known |= !strcmp(cli->command, COMMANDS[i]);
     if (!known) {
+        char list[256] = "";
+        size_t o = 0;
         const char *best = COMMANDS[0];
-        for (size_t i = 1; i < sizeof COMMANDS / sizeof *COMMANDS; i++)
+        for (size_t i = 0; i < sizeof COMMANDS / sizeof *COMMANDS; i++) {
             if (edit_distance(cli->command, COMMANDS[i]) < edit_distance(cli->command, best))
                 best = COMMANDS[i];
-        return err_set(e, "unknown command '%s'; did you mean '%s'? (imprint --help lists them)",
-                       cli->command, best);
+            o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", i ? ", " : "", COMMANDS[i]);
+            if (o >= sizeof list) o = sizeof list - 1;
+        }
+        int d = edit_distance(cli->command, best), len = (int)strlen(cli->command);
+        if (d <= 2 && d < len) /* close enough to be a typo */
+            return err_set(e, "unknown command '%s'; did you mean '%s'? (the commands: %s)",
+                           cli->command, best, list);
+        return err_set(e,
+                       "unknown command '%s'; the commands are: %s (imprint --help explains them)",
+                       cli->command, list);
     }
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];

@@ -145,6 +145,11 @@ const char *config_where(const Config *cfg, const char *key, char *buf, size_t n
  * config_load() reads back to the same Config. */
 void config_print(const Config *cfg, FILE *fp);
 
+/* The keys whose resolved values differ between a (old) and b (new), as config_print() writes
+ * them: "lora.rank: 4 -> 8; curriculum.stages.[0].steps: 200 -> 10" into out (n bytes; "..."
+ * when more do not fit). Returns how many keys differ (0: the same configuration). */
+int config_diff(const Config *a, const Config *b, char *out, size_t n);
+
 /* config_print() into a file, atomically. */
 int config_save(const Config *cfg, const char *path, Err *e);
 

@@ -95,7 +95,10 @@ int is_child_of(const char *path, const char *group);
 typedef struct Tree {
     config_t lc;
     int n_over;
-    char over[CFG_MAX_OVERRIDES][CFG_NAME_MAX]; /* keys set by overrides, in order */
+    char over[CFG_MAX_OVERRIDES]
+             [CFG_NAME_MAX];              /* keys set by overrides, in order; list
+                                              elements by index: "curriculum.stages.[0].steps" */
+    char over_as[CFG_MAX_OVERRIDES][256]; /* the same keys as the --set options wrote them */
 } Tree;
 
 typedef struct Loader {

@@ -261,3 +261,100 @@ int config_save(const Config *cfg, const char *path, Err *e) {
     config_print(cfg, af.fp);
     return atomic_commit(&af, e);
 }
+
+/* ---- differences between two resolved configs -------------------------------------------- */
+
+typedef struct Entry {
+    char path[CFG_NAME_MAX * 2]; /* "curriculum.stages.[0].steps" */
+    char *value;                 /* as config_print() writes it */
+} Entry;
+
+typedef struct Entries {
+    Entry *e;
+    int n, cap;
+} Entries;
+
+/* Every value config_print() writes under `group` (schema path; `shown`: with list indices). */
+static void collect(const void *base, const char *group, const char *shown, Entries *out,
+                    char *val) {
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const Key *k = &KEYS[i];
+        if (!is_child_of(k->path, group)) continue;
+        if (k->print_if && !k->print_if(base)) continue;
+        char name[CFG_NAME_MAX * 2];
+        snprintf(name, sizeof name, "%s%s%s", shown, shown[0] ? "." : "", leaf_of(k->path));
+        if (kind_is_group(k->kind)) {
+            collect(base, k->path, name, out, val);
+        } else if (k->kind == K_LIST) {
+            int count = *int_field_c(base, k->off2);
+            for (int j = 0; j < count; j++) {
+                char el[CFG_NAME_MAX * 2 + 16];
+                snprintf(el, sizeof el, "%s.[%d]", name, j);
+                collect((const char *)base + k->off + (size_t)j * k->size, k->path, el, out, val);
+            }
+        } else {
+            fmt_value(base, k, val, VALUE_MAX);
+            if (out->n == out->cap) {
+                out->cap = out->cap ? 2 * out->cap : 64;
+                Entry *grown = realloc(out->e, sizeof *out->e * (size_t)out->cap);
+                if (!grown) fatal("out of memory comparing configs");
+                out->e = grown;
+            }
+            Entry *en = &out->e[out->n++];
+            snprintf(en->path, sizeof en->path, "%s", name);
+            size_t len = strlen(val);
+            en->value = xmalloc(len + 1, "config value text");
+            memcpy(en->value, val, len + 1);
+        }
+    }
+}
+
+static const Entry *entry_find(const Entries *es, const char *path) {
+    for (int i = 0; i < es->n; i++)
+        if (strcmp(es->e[i].path, path) == 0) return &es->e[i];
+    return NULL;
+}
+
+/* Appends "path: old -> new" to out (o: used so far); "..." when it does not fit. */
+static void diff_add(char *out, size_t n, size_t *o, int *count, const char *path, const char *old,
+                     const char *new_) {
+    if (!n) return;
+    if (*o + 4 >= n) return;
+    char item[512];
+    snprintf(item, sizeof item, "%s%s: %.120s -> %.120s", *count ? "; " : "", path, old, new_);
+    size_t l = strlen(item);
+    if (*o + l + 5 < n) {
+        memcpy(out + *o, item, l + 1);
+        *o += l;
+    } else if (!strstr(out, "...")) {
+        snprintf(out + *o, n - *o, "%s...", *count ? "; " : "");
+        *o += strlen(out + *o);
+    }
+    (*count)++;
+}
+
+int config_diff(const Config *a, const Config *b, char *out, size_t n) {
+    Entries ea = {0}, eb = {0};
+    char *val = xmalloc(VALUE_MAX, "config value text");
+    collect(a, "", "", &ea, val);
+    collect(b, "", "", &eb, val);
+    free(val);
+    size_t o = 0;
+    int count = 0;
+    if (n) out[0] = '\0';
+    for (int i = 0; i < ea.n; i++) {
+        const Entry *other = entry_find(&eb, ea.e[i].path);
+        if (!other)
+            diff_add(out, n, &o, &count, ea.e[i].path, ea.e[i].value, "(not given)");
+        else if (strcmp(other->value, ea.e[i].value) != 0)
+            diff_add(out, n, &o, &count, ea.e[i].path, ea.e[i].value, other->value);
+    }
+    for (int i = 0; i < eb.n; i++)
+        if (!entry_find(&ea, eb.e[i].path))
+            diff_add(out, n, &o, &count, eb.e[i].path, "(not given)", eb.e[i].value);
+    for (int i = 0; i < ea.n; i++) free(ea.e[i].value);
+    for (int i = 0; i < eb.n; i++) free(eb.e[i].value);
+    free(ea.e);
+    free(eb.e);
+    return count;
+}

@@ -16,6 +16,18 @@ static int check_curriculum(const Loader *L) {
     const config_setting_t *list = config_lookup(&L->t->lc, "curriculum.stages");
     char where[CFG_PATH_MAX + 64], first[CFG_PATH_MAX + 64];
     int n = cc->n_stages;
+    const config_setting_t *rs = config_lookup(&L->t->lc, "run.steps");
+    if (rs) {
+        long long sum = 0;
+        for (int i = 0; i < n; i++) sum += cc->stages[i].steps;
+        return err_set(L->e,
+                       "%s: 'run.steps' is given but the run has a curriculum, whose stages have "
+                       "their own steps (%lld in all, which the run takes); remove run.steps and "
+                       "change a stage's steps instead, e.g. --set curriculum.stages.0.steps=%d "
+                       "(or curriculum.stages.%s.steps=%d)",
+                       where_setting(L, rs, where, sizeof where), sum, n ? cc->stages[0].steps : 1,
+                       n ? cc->stages[0].name : "NAME", n ? cc->stages[0].steps : 1);
+    }
     if (n > 0 && stages_count_banded(cc->stages, n) == 0)
         return err_set(L->e,
                        "%s: 'curriculum.stages' has only bridges; a bridge blends the bands of "

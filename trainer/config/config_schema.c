@@ -66,6 +66,9 @@ static int print_data_path(const void *b) {
 static int print_curriculum(const void *b) {
     return ((const Config *)b)->curriculum.enabled;
 }
+static int print_run_steps(const void *b) { /* a curriculum's stages have their own steps */
+    return !((const Config *)b)->curriculum.enabled;
+}
 static int print_stage_band(const void *b) {
     return !((const StageSpec *)b)->bridge; /* a bridge takes its bands from its neighbours */
 }
@@ -303,7 +306,8 @@ const Key KEYS[] = {
      .def = "100",
      INT_RANGE(1, 1000000000),
      .off = F(run.steps),
-     .help = "optimizer steps"},
+     .print_if = print_run_steps,
+     .help = "optimizer steps (without a curriculum; a curriculum's stages have their own)"},
     {.path = "run.checkpoint_every",
      .kind = K_INT,
      .def = "0",

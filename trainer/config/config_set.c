@@ -173,7 +173,8 @@ static void trim(char *s) {
     if (a) memmove(s, s + a, len - a + 1);
 }
 
-/* Puts `src` (or, when src is NULL, the string raw) into the tree at `key`. */
+/* Puts `src` (or, when src is NULL, the string raw) into the tree at `key`, a schema path whose
+ * list elements are given by index ("curriculum.stages.[0].steps"; the element must exist). */
 static int put_override(Loader *L, const char *key, const config_setting_t *src, const char *raw) {
     char where[CFG_PATH_MAX + 64];
     config_setting_t *parent = config_root_setting(&L->t->lc);
@@ -187,11 +188,18 @@ static int put_override(Loader *L, const char *key, const config_setting_t *src,
         memcpy(comp, p, l);
         comp[l] = '\0';
         if (!dot) break;
-        config_setting_t *child = config_setting_get_member(parent, comp);
+        config_setting_t *child;
+        if (comp[0] == '[') { /* a list element, checked by the caller */
+            child = config_setting_get_elem(parent, (unsigned)atoi(comp + 1));
+            if (!child) return err_set(L->e, "--set %s: no element %s", key, comp);
+        } else {
+            child = config_setting_get_member(parent, comp);
+        }
         if (!child) {
             child = config_setting_add(parent, comp, CONFIG_TYPE_GROUP);
             if (!child) return err_set(L->e, "--set %s: cannot create group '%s'", key, comp);
-        } else if (child->type != CONFIG_TYPE_GROUP) {
+        } else if (child->type != CONFIG_TYPE_GROUP &&
+                   !(child->type == CONFIG_TYPE_LIST && dot[1] == '[')) {
             char path[256];
             setting_path(child, path, sizeof path);
             const Key *gk = find_key(path);
@@ -214,6 +222,133 @@ static int put_override(Loader *L, const char *key, const config_setting_t *src,
     return 0;
 }
 
+/* The name of list element i: its name key, or the default ("stage-{i}"). */
+static void element_name(const Key *list, const config_setting_t *el, int i, char *buf, size_t n) {
+    const char *name = NULL;
+    if (el) config_setting_lookup_string(el, "name", &name);
+    if (name) {
+        snprintf(buf, n, "%s", name);
+        return;
+    }
+    char kp[CFG_NAME_MAX * 2];
+    snprintf(kp, sizeof kp, "%s.name", list->path);
+    const Key *nk = find_key(kp);
+    const char *def = nk && nk->def ? nk->def : "\"{i}\"";
+    const char *at = strstr(def, "{i}");
+    size_t dl = strlen(def);
+    if (dl >= 2 && def[0] == '"') def++, dl -= 2; /* the default is a string literal */
+    if (at && at >= def && at < def + dl)
+        snprintf(buf, n, "%.*s%d%.*s", (int)(at - def), def, i, (int)(def + dl - at - 3), at + 3);
+    else
+        snprintf(buf, n, "%.*s", (int)dl, def);
+}
+
+/* "0 anchor, 1 bridge-1, 2 drift" */
+static void element_names(const Key *list, const config_setting_t *ls, char *buf, size_t n) {
+    size_t o = 0;
+    buf[0] = '\0';
+    int count = config_setting_length(ls);
+    for (int i = 0; i < count; i++) {
+        char name[CFG_NAME_MAX];
+        element_name(list, config_setting_get_elem(ls, (unsigned)i), i, name, sizeof name);
+        int w = snprintf(buf + o, n - o, "%s%d %s", i ? ", " : "", i, name);
+        if (w < 0 || (size_t)w >= n - o) break;
+        o += (size_t)w;
+    }
+}
+
+/* A key inside the list `lk`: "curriculum.stages.0.steps", "curriculum.stages[0].steps",
+ * "curriculum.stages.[0].steps" or "curriculum.stages.anchor.steps" (an element by its name).
+ * Writes the key with the element's index ("curriculum.stages.[0].steps") into canon and the
+ * schema path ("curriculum.stages.steps") into schema. */
+static int list_key(Loader *L, const Key *lk, const char *key, const char *where, char *canon,
+                    size_t ncanon, char *schema, size_t nschema) {
+    Err *e = L->e;
+    const char *p = key + strlen(lk->path);
+    const char *leaf = leaf_of(lk->path); /* "stages"; one of them: "stage" */
+    int one = (int)strlen(leaf) - (leaf[0] && leaf[strlen(leaf) - 1] == 's' ? 1 : 0);
+    char sel[CFG_NAME_MAX];
+    const char *rest;
+    int bracket = 0;
+    if (*p == '.') p++;
+    if (*p == '[') {
+        const char *close = strchr(p, ']');
+        if (!close || close == p + 1 || (close[1] != '.' && close[1] != '\0'))
+            return err_set(e,
+                           "%s: malformed element index; write it like --set %s.0.%s=... or "
+                           "%s[0].%s=...",
+                           where, lk->path, "steps", lk->path, "steps");
+        snprintf(sel, sizeof sel, "%.*s", (int)(close - p - 1), p + 1);
+        rest = close[1] ? close + 2 : close + 1;
+        bracket = 1;
+    } else {
+        const char *dot = strchr(p, '.');
+        size_t l = dot ? (size_t)(dot - p) : strlen(p);
+        if (l >= sizeof sel) l = sizeof sel - 1;
+        snprintf(sel, sizeof sel, "%.*s", (int)l, p);
+        rest = dot ? dot + 1 : p + l;
+    }
+    char kp[CFG_NAME_MAX * 2];
+    snprintf(kp, sizeof kp, "%s.%s", lk->path, sel);
+    if (!bracket && !rest[0] && find_key(kp))
+        return err_set(e,
+                       "%s: name the element of '%s' whose key to set, by index or by name, "
+                       "e.g. --set %s.0.%s=... or --set %s.NAME.%s=...",
+                       where, lk->path, lk->path, sel, lk->path, sel);
+    if (!rest[0])
+        return err_set(e,
+                       "%s: a whole element of '%s' cannot be set with --set; set its keys one "
+                       "by one, e.g. --set %s.%s.steps=...",
+                       where, lk->path, lk->path, sel);
+    const config_setting_t *ls = config_lookup(&L->t->lc, lk->path);
+    if (!ls || ls->type != CONFIG_TYPE_LIST || config_setting_length(ls) == 0)
+        return err_set(e,
+                       "%s: the config has no %s ('%s') to set a key in; add them to the "
+                       "config file",
+                       where, leaf, lk->path);
+    int n = config_setting_length(ls), index = -1;
+    char names[1024];
+    element_names(lk, ls, names, sizeof names);
+    int numeric = sel[0] != '\0';
+    for (const char *q = sel; *q; q++) numeric &= *q >= '0' && *q <= '9';
+    if (numeric) {
+        long v = strlen(sel) > 6 ? 1000000 : strtol(sel, NULL, 10);
+        if (v >= n)
+            return err_set(e,
+                           "%s: the config has %d %.*s%s (%s); there is no %.*s %s (the first "
+                           "is 0)",
+                           where, n, one, leaf, n == 1 ? "" : "s", names, one, leaf, sel);
+        index = (int)v;
+    } else if (bracket) {
+        return err_set(e, "%s: '[%s]' is not an index; write a number, 0 to %d (%s)", where, sel,
+                       n - 1, names);
+    } else {
+        const char *near = NULL;
+        int best = 1 << 30;
+        char name[CFG_NAME_MAX], near_buf[CFG_NAME_MAX];
+        for (int i = 0; i < n && index < 0; i++) {
+            element_name(lk, config_setting_get_elem(ls, (unsigned)i), i, name, sizeof name);
+            if (strcmp(name, sel) == 0) index = i;
+            int d = edit_distance(sel, name);
+            if (d < best) {
+                best = d;
+                snprintf(near_buf, sizeof near_buf, "%s", name);
+                near = near_buf;
+            }
+        }
+        if (index < 0) {
+            char hint[CFG_NAME_MAX + 32] = "";
+            if (near && best <= 2 && best < (int)strlen(sel))
+                snprintf(hint, sizeof hint, "; did you mean '%s'?", near);
+            return err_set(e, "%s: no %.*s is named '%s'; name one by index or by name (%s)%s",
+                           where, one, leaf, sel, names, hint);
+        }
+    }
+    snprintf(canon, ncanon, "%s.[%d].%s", lk->path, index, rest);
+    snprintf(schema, nschema, "%s.%s", lk->path, rest);
+    return 0;
+}
+
 int apply_override(Loader *L, const char *ov) {
     Err *e = L->e;
     const char *eq = strchr(ov, '=');
@@ -229,17 +364,27 @@ int apply_override(Loader *L, const char *ov) {
         return err_set(e, "--set %s: the key before '=' is empty; write it like lora.rank=16", ov);
     char where[300];
     snprintf(where, sizeof where, "--set %s", key);
+    char canon[320], schema[320];
+    snprintf(canon, sizeof canon, "%s", key);
+    snprintf(schema, sizeof schema, "%s", key);
     for (size_t i = 0; i < N_KEYS; i++) { /* a list, or a key inside one */
         const Key *lk = &KEYS[i];
         size_t ll = strlen(lk->path);
-        if (lk->kind == K_LIST && strncmp(key, lk->path, ll) == 0 &&
-            (key[ll] == '\0' || key[ll] == '.'))
-            return err_set(e, "%s: %s '%s' cannot be set with --set; edit %s in the config file",
-                           where, key[ll] ? "keys inside the list" : "the list", lk->path,
-                           key[ll] ? "them" : "it");
+        if (lk->kind != K_LIST || strncmp(key, lk->path, ll) != 0) continue;
+        if (key[ll] == '\0')
+            return err_set(e,
+                           "%s: the list '%s' cannot be set with --set; edit it in the config "
+                           "file, or set the keys of one element, e.g. --set %s.0.%s",
+                           where, lk->path, lk->path, "steps=10");
+        if (key[ll] != '.' && key[ll] != '[') continue;
+        if (list_key(L, lk, key, where, canon, sizeof canon, schema, sizeof schema) != 0) return -1;
+        break;
     }
-    const Key *k = find_key(key);
-    if (!k) return unknown_key_error(e, where, key, key);
+    const Key *k = find_key(schema);
+    if (!k) return unknown_key_error(e, where, schema, canon);
+    if (strlen(canon) >= CFG_NAME_MAX)
+        return err_set(e, "%s: the key is too long (at most %d characters)", where,
+                       CFG_NAME_MAX - 1);
 
     size_t vlen = strlen(eq + 1);
     char *val = xmalloc(vlen + 1, "--set value");
@@ -259,7 +404,7 @@ int apply_override(Loader *L, const char *ov) {
     int line;
     char lit[64];
     if (stringy && (!src || src->type != CONFIG_TYPE_STRING)) {
-        rc = put_override(L, key, NULL, val); /* an unquoted string: take the text as it is */
+        rc = put_override(L, canon, NULL, val); /* an unquoted string: take the text as it is */
     } else if (!src) {
         char ex[256];
         fmt_nested_example(key, example_of(k), ex, sizeof ex);
@@ -270,7 +415,7 @@ int apply_override(Loader *L, const char *ov) {
     } else if (find_truncated_int(text, &line, lit, sizeof lit)) {
         rc = truncated_int_error(e, where, lit);
     } else {
-        rc = put_override(L, key, src, NULL);
+        rc = put_override(L, canon, src, NULL);
     }
     config_destroy(&scratch);
     free(val);
@@ -280,9 +425,8 @@ int apply_override(Loader *L, const char *ov) {
     Tree *t = L->t;
     if (t->n_over >= CFG_MAX_OVERRIDES)
         return err_set(e, "%s: too many overrides (at most %d)", where, CFG_MAX_OVERRIDES);
-    size_t kl = strlen(key); /* a schema path, so it fits */
-    if (kl >= CFG_NAME_MAX) kl = CFG_NAME_MAX - 1;
-    memcpy(t->over[t->n_over], key, kl);
-    t->over[t->n_over++][kl] = '\0';
+    snprintf(t->over[t->n_over], CFG_NAME_MAX, "%s", canon); /* checked to fit above */
+    snprintf(t->over_as[t->n_over], sizeof t->over_as[0], "%s", key);
+    t->n_over++;
     return 0;
 }

@@ -33,15 +33,18 @@ void setting_path(const config_setting_t *s, char *buf, size_t n) {
     }
 }
 
-/* The override that produced the setting at `path`, if any (the latest one wins). */
+/* The override that produced the setting at `path`, if any (the latest one wins), as its --set
+ * option wrote the key. */
 const char *override_for(const Tree *t, const char *path) {
     size_t lp = strlen(path);
     for (int i = t->n_over - 1; i >= 0; i--) {
         const char *o = t->over[i];
         size_t lo = strlen(o);
-        if (strcmp(o, path) == 0) return o;
-        if (lp > lo && strncmp(path, o, lo) == 0 && path[lo] == '.') return o; /* inside o */
-        if (lo > lp && strncmp(o, path, lp) == 0 && o[lp] == '.') return o;    /* group of o */
+        if (strcmp(o, path) == 0) return t->over_as[i];
+        if (lp > lo && strncmp(path, o, lo) == 0 && path[lo] == '.')
+            return t->over_as[i]; /* inside o */
+        if (lo > lp && strncmp(o, path, lp) == 0 && o[lp] == '.')
+            return t->over_as[i]; /* group of o */
     }
     return NULL;
 }

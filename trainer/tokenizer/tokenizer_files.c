@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "tokenizer_internal.h"
 #include "utf8.h"
@@ -459,6 +460,17 @@ static int dir_file(char *dst, size_t cap, const char *dir, const char *name, Er
 
 int tok_load_dir(Tokenizer **t, const char *dir, Err *e) {
     if (!dir) return err_set(e, "tok_load_dir: NULL argument");
+    struct stat sb; /* say so when the directory is missing, rather than naming a file in it */
+    if (stat(dir, &sb) != 0)
+        return err_set(e,
+                       "%s: no such directory; a tokenizer directory holds vocab.json and "
+                       "merges.txt (a Hugging Face GPT-2 model directory has them)",
+                       dir);
+    if (!S_ISDIR(sb.st_mode))
+        return err_set(e,
+                       "%s: is a file, not a directory; a tokenizer directory holds vocab.json "
+                       "and merges.txt",
+                       dir);
     char v[4200], m[4200];
     if (dir_file(v, sizeof v, dir, "vocab.json", e) || dir_file(m, sizeof m, dir, "merges.txt", e))
         return -1;

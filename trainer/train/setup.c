@@ -154,15 +154,17 @@ static int prepare_run_dir(const Trainer *tr, const TrainOptions *opt, Err *e) {
         if (config_load(&saved, path, ov, 1, e) != 0) return -1;
         char *a = config_body(cfg), *b = config_body(&saved);
         int same = strcmp(a, b) == 0;
+        char diff[640] = ""; /* the keys that differ: "lora.rank: 4 -> 8" */
+        if (!same) config_diff(&saved, cfg, diff, sizeof diff);
         free(a);
         free(b);
         config_free(&saved);
         if (!same)
             return err_set(e,
-                           "%s: the run was started with a different configuration; resume with "
-                           "the same config (imprint config shows the resolved one), or start a "
-                           "new run",
-                           path);
+                           "%s: the run was started with a different configuration (%s); resume "
+                           "with the same config (imprint config shows the resolved one), or "
+                           "start a new run",
+                           path, diff);
     } else if (opt->overwrite) {
         const char *parts[] = {"checkpoints", "stages", "manifest.json"};
         for (int i = 0; i < 3; i++) {

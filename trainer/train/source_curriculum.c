@@ -85,7 +85,10 @@ int train_load_tokenizer(const Config *cfg, const char *dir, int vocab, Tokenize
                        "%s: a curriculum needs the model's tokenizer; set model.tokenizer to a "
                        "directory with vocab.json and merges.txt",
                        config_where(cfg, "model", where, sizeof where));
-    if (tok_load_dir(tok, dir, e) != 0) return -1;
+    if (tok_load_dir(tok, dir, e) != 0)
+        return cfg->model.tokenizer[0]
+                   ? err_prefix(e, "%s", config_where(cfg, "model.tokenizer", where, sizeof where))
+                   : -1;
     if (tok_vocab_size(*tok) > vocab)
         return err_set(e, "%s: the tokenizer has %d tokens but the model's vocabulary only %d", dir,
                        tok_vocab_size(*tok), vocab);
@@ -94,8 +97,9 @@ int train_load_tokenizer(const Config *cfg, const char *dir, int vocab, Tokenize
     return 0;
 }
 
-int train_build_curriculum(const Config *cfg, const ChainLib *lib, Tokenizer *tok, Curriculum **cur,
-                           Err *e) {
+/* context: the model's, for the message about a chain too long for batch.seq_len (0: unknown) */
+static int build_curriculum(const Config *cfg, const ChainLib *lib, Tokenizer *tok, int context,
+                            Curriculum **cur, Err *e) {
     const CurriculumConfig *cc = &cfg->curriculum;
     char where[CFG_PATH_MAX + 64];
     CurriculumSpec spec = {.stages = cc->stages, /* the config holds the curriculum's own specs */
@@ -105,11 +109,18 @@ int train_build_curriculum(const Config *cfg, const ChainLib *lib, Tokenizer *to
                            .seed = cfg->seed,
                            .seq_len = cfg->batch.seq_len,
                            .heldout_variant_band_lo = cc->heldout_band_lo,
-                           .heldout_variant_band_hi = cc->heldout_band_hi};
+                           .heldout_variant_band_hi = cc->heldout_band_hi,
+                           .seq_len_name = "batch.seq_len",
+                           .context = context};
     CurriculumTokenizer ct = train_curriculum_tokenizer(tok);
     if (curriculum_build(cur, lib, &spec, &ct, e) != 0)
         return err_prefix(e, "%s", config_where(cfg, "curriculum", where, sizeof where));
     return 0;
+}
+
+int train_build_curriculum(const Config *cfg, const ChainLib *lib, Tokenizer *tok, Curriculum **cur,
+                           Err *e) {
+    return build_curriculum(cfg, lib, tok, cfg->model.random ? cfg->model.context : 0, cur, e);
 }
 
 /* Loads the tokenizer and chain libraries and builds the curriculum (every pool and eval set). */
@@ -120,7 +131,7 @@ static int curriculum_source_build(CurriculumSource *cs, Trainer *tr, Err *e) {
     const char *paths[CFG_MAX_LIBRARIES];
     for (int i = 0; i < cc->n_libraries; i++) paths[i] = cc->libraries[i];
     if (chainlib_load(&cs->lib, paths, cc->n_libraries, e) != 0) return -1;
-    if (train_build_curriculum(cfg, cs->lib, cs->tok, &cs->cur, e) != 0) return -1;
+    if (build_curriculum(cfg, cs->lib, cs->tok, tr->model.cfg.n_ctx, &cs->cur, e) != 0) return -1;
     const EvalItem *sets[EVAL_COUNT];
     int n_items[EVAL_COUNT];
     for (int s = 0; s < EVAL_COUNT; s++)
@@ -417,6 +428,24 @@ static void banner(const BatchSource *bs, const Trainer *tr) {
            cfg->batch.seq_len, tr->max_rows);
 }
 
+/* A band whose pool holds fewer than half the variants asked for (variants per chain times the
+ * training chains) trains on a few variants over and over: one warning per such stage. */
+static void pool_warnings(const CurriculumSource *cs, const Config *cfg) {
+    for (int p = 0; p < curriculum_n_pools(cs->cur); p++) {
+        PoolStats ps;
+        curriculum_pool_stats(cs->cur, p, &ps);
+        const int chains = ps.n_chains_full + ps.n_chains_short + ps.n_chains_empty;
+        const long long asked = (long long)cfg->curriculum.variants * chains;
+        if (2LL * ps.n_items >= asked) continue;
+        fprintf(stderr,
+                "imprint: warning: stage '%s' band [%.2f, %.2f]: %d variants where %lld were asked "
+                "(%d per chain for %d training chains); widen the band or lower "
+                "curriculum.variants\n",
+                cfg->curriculum.stages[ps.stage].name, ps.band_lo, ps.band_hi, ps.n_items, asked,
+                cfg->curriculum.variants, chains);
+    }
+}
+
 static void source_free(BatchSource *bs) {
     CurriculumSource *cs = (CurriculumSource *)bs;
     scorer_free(&cs->scorer);
@@ -447,6 +476,7 @@ int source_curriculum_open(BatchSource **out, Trainer *tr, Err *e) {
     cs->resume_stage = -1;
     *out = &cs->base; /* freed by train_teardown, also after a failure here */
     if (curriculum_source_build(cs, tr, e) != 0) return -1;
+    if (tr->comm->rank == 0) pool_warnings(cs, tr->cfg);
     tr->total_steps = 0;
     for (int s = 0; s < cs->n_stages; s++) tr->total_steps += tr->cfg->curriculum.stages[s].steps;
     return 0;
