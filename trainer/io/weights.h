@@ -33,9 +33,15 @@ int weights_probe(const char *path, GPT2Config *cfg, WeightsFormat *fmt, Err *e)
 /* Loads every parameter into an already-built model of the probed shape. */
 int weights_load(GPT2 *m, const char *path, Err *e);
 
+/* The end token config.json names (bos_token_id = eos_token_id, as GPT-2 does): the id of the
+ * tokenizer's <|endoftext|> (tokenizer_dir_eot in checkpoint.h), or one of these. */
+#define WEIGHTS_EOT_UNKNOWN (-1) /* no tokenizer known: vocab - 1, GPT-2's own <|endoftext|> */
+#define WEIGHTS_EOT_NONE    (-2) /* the tokenizer has no <|endoftext|>: both ids are null */
+
 /* Writes an HF GPT-2 directory (created if needed): config.json and model.safetensors (F32, or
- * BF16 when bf16 != 0), tensor names without prefix; each file atomically. */
-int weights_save_hf(const GPT2 *m, const char *dir, int bf16, Err *e);
+ * BF16 when bf16 != 0), tensor names without prefix; each file atomically. eot: the end token's
+ * id, or WEIGHTS_EOT_UNKNOWN / WEIGHTS_EOT_NONE. */
+int weights_save_hf(const GPT2 *m, const char *dir, int bf16, int eot, Err *e);
 
 /* Writes an llm.c checkpoint, version 3 (fp32), vocabulary padded to a multiple of 128 with
  * zero rows; atomically. */
