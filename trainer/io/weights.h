@@ -60,6 +60,12 @@ int lora_save(const Lora *lo, const char *path, const char *const *meta_keys,
  * Lora is left untouched on failure. */
 int lora_load(Lora *lo, const char *path, Err *e);
 
+/* The adapter an adapter file describes, from its __metadata__ alone: rank, targets and layers
+ * (the file is refused without them), alpha and rslora (*has_scale = 1; 0 when the file lacks
+ * them: the caller picks them), dropout 0. *step gets the "step" it was saved at, -1 when it
+ * does not say. Build a Lora from it and lora_load the same file. */
+int lora_read_spec(const char *path, LoraSpec *spec, int *has_scale, long long *step, Err *e);
+
 /* Metadata helpers (exposed for tests and for printing): "qkvo"-style target letters from a
  * mask, and the mask from letters (-1 on anything else, or on an empty or repeated letter). */
 void lora_targets_text(char *buf, size_t n, int targets);
