@@ -176,6 +176,13 @@ expect "run dir reuse" 1 "$T/run holds 1 checkpoint of an earlier run (newest: c
     "$BIN" train configs/tiny.cfg "${base[@]}" --set run.steps=2
 expect "run dir overwrite" 0 "" -- "$BIN" train configs/tiny.cfg "${base[@]}" --set run.steps=2 --overwrite
 
+# ---- imprint eval -------------------------------------------------------------------------------
+expect "eval json dir" 1 "--json $T/nodir/e.json: the directory $T/nodir does not exist" -- \
+    "$BIN" eval configs/tiny.cfg --json "$T/nodir/e.json"
+expect "eval adapter missing" 1 "--adapter $T/none: No such file or directory" -- \
+    "$BIN" eval configs/tiny.cfg --adapter "$T/none"
+expect "eval json needs a path" 2 "--json needs a path" -- "$BIN" eval configs/tiny.cfg --json
+
 # ---- under MPI: one message, every rank exits non-zero --------------------------------------------
 out=$("$MPIRUN" --oversubscribe -np 2 "$BIN" train configs/tiny.cfg --set lora.rnk=3 2>&1)
 status=$?
@@ -188,6 +195,12 @@ status=$?
 n=$(printf '%s\n' "$out" | grep -c "none.bin: cannot open")
 if [ $status -ne 0 ] && [ "$n" = 1 ]; then passed=$((passed + 1)); else
     failed=$((failed + 1)); echo "FAIL mpi setup error: exit $status, message printed $n times"; echo "$out" | head; fi
+
+out=$("$MPIRUN" --oversubscribe -np 2 "$BIN" eval configs/tiny.cfg --json "$T/nodir/e.json" 2>&1)
+status=$?
+n=$(printf '%s\n' "$out" | grep -c "nodir/e.json: the directory")
+if [ $status -ne 0 ] && [ "$n" = 1 ]; then passed=$((passed + 1)); else
+    failed=$((failed + 1)); echo "FAIL mpi eval setup error: exit $status, message printed $n times"; echo "$out" | head; fi
 
 echo "cli_errors: $passed passed, $failed failed"
 [ $failed = 0 ]

@@ -47,7 +47,7 @@ int main(int argc, char **argv) {
     const int full = !strcmp(which, "full");
     if (full) gpt2_alloc_grads(&m);
     snprintf(path, sizeof path, "%s/model", out);
-    if (weights_save_hf(&m, path, 0, &e) != 0) fail(&e);
+    if (weights_save_hf(&m, path, 0, WEIGHTS_EOT_UNKNOWN, &e) != 0) fail(&e);
 
     LoraSpec spec = {4, 8.0f, 0, 0.0f, 0xF, 0, L - 1};
     if (!strcmp(which, "qv-rslora")) spec = (LoraSpec){4, 8.0f, 1, 0.0f, 1 | 4, 1, 2};

@@ -26,6 +26,10 @@ batch = { global = 4; seq_len = 32; };
 run = { dir = "$T/lora"; steps = 3; };
 CFG
 "$BIN" train "$T/lora.cfg" --quiet
+# an exported model's config.json names the end token its tokenizer reports (<|endoftext|>), not
+# vocab - 1 (the shipped tokenizer's <|sep|>)
+"$BIN" export models/brown-gpt2-small "$T/exported" >/dev/null
+"$BIN" export "$ck" "$T/exported-bytes" >/dev/null
 
 /usr/bin/python3 - "$T" <<'PY'
 import json, os, struct, sys
@@ -62,6 +66,16 @@ v1 = [json.loads(l)["val_loss"] for l in open(f"{t}/pre1/metrics.jsonl") if "val
 check(max(abs(x["val_loss"] - y) for x, y in zip(vals, v1)) < 1e-3 * first, f"validation curves {v1}")
 check(diff < 1e-2, f"2-rank and 1-rank models agree ({diff:.3g})")
 check(os.path.exists(f"{t}/lora/checkpoints/step-000003/adapter.safetensors"), "LoRA on the pretrained model")
+vocab = json.load(open(f"{t}/exported/vocab.json"))
+ex = json.load(open(f"{t}/exported/config.json"))
+eot = vocab["<|endoftext|>"]
+check(eot != ex["vocab_size"] - 1, f"the shipped tokenizer's <|endoftext|> is {eot}, not vocab - 1")
+check(ex["eos_token_id"] == eot and ex["bos_token_id"] == eot,
+      f"exported config.json: bos {ex['bos_token_id']}, eos {ex['eos_token_id']}, <|endoftext|> {eot}")
+shipped = json.load(open("models/brown-gpt2-small/config.json"))
+check(shipped["eos_token_id"] == eot, f"the shipped config.json names eos {shipped['eos_token_id']}")
+nb = json.load(open(f"{t}/exported-bytes/config.json"))  # bytes, no tokenizer: GPT-2's layout
+check(nb["eos_token_id"] == nb["vocab_size"] - 1, f"no tokenizer: eos {nb['eos_token_id']}")
 print(f"pretrain: {passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
 PY

@@ -125,7 +125,7 @@ int main(int argc, char **argv) {
 
     if (argc > 1) { /* files for tests/peft_torch.py */
         snprintf(path, sizeof path, "%s/model", dir);
-        CHECK(weights_save_hf(&m, path, 0, &e) == 0, "save model: %s", e.msg);
+        CHECK(weights_save_hf(&m, path, 0, WEIGHTS_EOT_UNKNOWN, &e) == 0, "save model: %s", e.msg);
         float ftok[B * T];
         for (int i = 0; i < B * T; i++) ftok[i] = (float)tok[i];
         const int64_t st[2] = {B, T}, sl[3] = {B, T, V};

@@ -13,10 +13,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "lora.h"
 #include "model.h"
+#include "optim.h"
 #include "safetensors.h"
 #include "testlib.h"
+#include "tokenizer.h"
 #include "util.h"
 #include "weights.h"
 
@@ -144,7 +147,7 @@ static int craft_st(const char *path, const GPT2 *m, const Craft *c, Err *e) {
 static const char *craft_dir(char *buf, size_t n, const char *name, const GPT2 *m, const Craft *c) {
     tmp_path(buf, n, name);
     Err e = {{0}};
-    int rc = weights_save_hf(m, buf, 0, &e);
+    int rc = weights_save_hf(m, buf, 0, WEIGHTS_EOT_UNKNOWN, &e);
     CHECK(rc == 0, "save %s: %s", buf, e.msg);
     char st[512];
     snprintf(st, sizeof st, "%s/model.safetensors", buf);
@@ -210,7 +213,7 @@ static void test_hf_roundtrip(const GPT2 *m) {
     char dir[512];
     tmp_path(dir, sizeof dir, "hf32/nested");
     Err e = {{0}};
-    CHECK(weights_save_hf(m, dir, 0, &e) == 0, "save_hf: %s", e.msg);
+    CHECK(weights_save_hf(m, dir, 0, WEIGHTS_EOT_UNKNOWN, &e) == 0, "save_hf: %s", e.msg);
 
     GPT2Config c;
     WeightsFormat fmt = WEIGHTS_LLMC_BIN;
@@ -279,7 +282,7 @@ static void test_hf_bf16(const GPT2 *m) {
     char dir[512];
     tmp_path(dir, sizeof dir, "hf16");
     Err e = {{0}};
-    CHECK(weights_save_hf(m, dir, 1, &e) == 0, "save_hf bf16: %s", e.msg);
+    CHECK(weights_save_hf(m, dir, 1, WEIGHTS_EOT_UNKNOWN, &e) == 0, "save_hf bf16: %s", e.msg);
     char path[600];
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     StFile f;
@@ -428,7 +431,7 @@ static void test_hf_errors(const GPT2 *m) {
     GPT2 big;
     build_random(&big, &other, 5);
     tmp_path(dir, sizeof dir, "three_layers");
-    CHECK(weights_save_hf(&big, dir, 0, &e) == 0, "save: %s", e.msg);
+    CHECK(weights_save_hf(&big, dir, 0, WEIGHTS_EOT_UNKNOWN, &e) == 0, "save: %s", e.msg);
     expect_load_error(m, dir,
                       (const char *[]){"three_layers", "n_layer = 3", "built with 2", NULL});
     gpt2_free(&big);
@@ -443,6 +446,66 @@ static void test_hf_errors(const GPT2 *m) {
     free(b);
     expect_load_error(m, dir,
                       (const char *[]){"model.safetensors", "unexpected tensor", "'h.2.", NULL});
+}
+
+/* config.json's bos/eos ids: the end token a checkpoint's tokenizer reports (the shipped
+ * tokenizer's <|endoftext|> is 8190, and 8191 = vocab - 1 is its <|sep|>), vocab - 1 only when no
+ * tokenizer is known, null when the tokenizer has none. */
+static int config_ids(const char *dir, int *bos, int *eos) {
+    char path[600];
+    Err e = {{0}};
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    char *text = file_read_all(path, NULL, &e);
+    cJSON *root = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    if (!root) return -1;
+    const cJSON *b = cJSON_GetObjectItem(root, "bos_token_id");
+    const cJSON *x = cJSON_GetObjectItem(root, "eos_token_id");
+    *bos = cJSON_IsNumber(b) ? b->valueint : cJSON_IsNull(b) ? -2 : -3;
+    *eos = cJSON_IsNumber(x) ? x->valueint : cJSON_IsNull(x) ? -2 : -3;
+    cJSON_Delete(root);
+    return 0;
+}
+
+static void test_hf_end_token(void) {
+    const char *tokdir = "models/brown-gpt2-small";
+    Err e = {{0}};
+    Tokenizer *tok = NULL;
+    CHECK(tok_load_dir(&tok, tokdir, &e) == 0, "tokenizer: %s", e.msg);
+    if (!tok) return;
+    const int eot = tok_eot(tok), V = tok_vocab_size(tok);
+    tok_free(tok);
+    CHECK(eot >= 0 && eot != V - 1, "the shipped tokenizer's <|endoftext|> (%d) is not vocab - 1",
+          eot);
+    GPT2Config c = {
+        .n_layer = 1, .n_head = 2, .n_embd = 4, .vocab = V, .n_ctx = 8, .ln_eps = 1e-5f};
+    GPT2 m;
+    build_random(&m, &c, 7);
+    AdamW opt;
+    adamw_build(&opt, &m.params.set, 0.9f, 0.95f, 1e-8f, 0.0f);
+    char dir[512];
+    int bos = 0, eos = 0;
+    /* a pretrain checkpoint with its tokenizer */
+    tmp_path(dir, sizeof dir, "ck-with-tokenizer");
+    CheckpointContent cc = {.model = &m, .tokenizer = tokdir, .opt = &opt, .state = {.stage = -1}};
+    CHECK(checkpoint_write(dir, &cc, &e) == 0, "checkpoint: %s", e.msg);
+    CHECK(config_ids(dir, &bos, &eos) == 0 && bos == eot && eos == eot,
+          "checkpoint config.json: bos %d, eos %d; the tokenizer's <|endoftext|> is %d", bos, eos,
+          eot);
+    /* no tokenizer known: GPT-2's own layout */
+    tmp_path(dir, sizeof dir, "hf-no-tokenizer");
+    CHECK(weights_save_hf(&m, dir, 0, WEIGHTS_EOT_UNKNOWN, &e) == 0, "save: %s", e.msg);
+    CHECK(config_ids(dir, &bos, &eos) == 0 && bos == V - 1 && eos == V - 1,
+          "no tokenizer: bos %d, eos %d (want %d)", bos, eos, V - 1);
+    tmp_path(dir, sizeof dir, "hf-no-eot");
+    CHECK(weights_save_hf(&m, dir, 0, WEIGHTS_EOT_NONE, &e) == 0, "save: %s", e.msg);
+    CHECK(config_ids(dir, &bos, &eos) == 0 && bos == -2 && eos == -2,
+          "a tokenizer without an end token: null ids (bos %d, eos %d)", bos, eos);
+    tmp_path(dir, sizeof dir, "hf-bad-eot");
+    CHECK(weights_save_hf(&m, dir, 0, V, &e) != 0 && strstr(e.msg, "outside the vocabulary"),
+          "an end token outside the vocabulary is refused: %s", e.msg);
+    adamw_free(&opt);
+    gpt2_free(&m);
 }
 
 /* ---- llm.c checkpoints -------------------------------------------------------------------- */
@@ -753,6 +816,7 @@ int main(void) {
     test_hf_bf16(&m);
     test_hf_variants(&m);
     test_hf_errors(&m);
+    test_hf_end_token();
     test_llmc(&m);
     test_lora();
 

@@ -198,8 +198,11 @@ int tool_export(int argc, char **argv, Err *e) {
     GPT2 m;
     gpt2_build(&m, &mc, 1, 1);
     int rc = weights_load(&m, o.pos[0], e);
-    if (rc == 0) rc = weights_save_hf(&m, o.pos[1], o.bf16, e);
+    /* config.json names the end token of the tokenizer that goes with the model */
     const char *tok = o.tokenizer ? o.tokenizer : (has_tokenizer(o.pos[0]) ? o.pos[0] : NULL);
+    int eot = WEIGHTS_EOT_UNKNOWN;
+    if (rc == 0 && tok) rc = tokenizer_dir_eot(tok, &eot, e);
+    if (rc == 0) rc = weights_save_hf(&m, o.pos[1], o.bf16, eot, e);
     if (rc == 0 && tok) rc = tokenizer_copy(tok, o.pos[1], e);
     if (rc == 0)
         printf("export: %s -> %s (%s%s)\n", o.pos[0], o.pos[1], o.bf16 ? "BF16" : "F32",

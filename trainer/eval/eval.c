@@ -2,7 +2,8 @@
  * eval.c — the recall test (see eval.h).
  *
  * Items are packed whole into batches of rows: row 0 of an item is prompt + true answer, rows
- * 1.. are prompt + each foil, so an item's margin is computed inside one batch.
+ * 1.. are prompt + each foil. An item with more rows than one forward pass takes (few rows per
+ * rank) is scored alone over several passes; its sums are the same, in the same order.
  */
 #include "eval.h"
 
@@ -38,33 +39,52 @@ int eval_chunk_end(const EvalItem *items, int n, int start, int max_B) {
     return k > start ? k : start + 1; /* an item too large is eval_items' error to report */
 }
 
+/* A position in the rows of a run of items: item q, answer f (-1: the true answer, else foil f).
+ */
+typedef struct RowCursor {
+    int q, f;
+} RowCursor;
+
+static void cursor_next(const EvalItem *items, RowCursor *c) {
+    if (++c->f >= items[c->q].n_foils) {
+        c->q++;
+        c->f = -1;
+    }
+}
+
+/* The rows of the forward pass that starts at c: as many whole items as fit max_B rows; an item
+ * that does not fit alone is split over passes of max_B rows of its own (true answer first, then
+ * its foils in order), so that no batch size is too small for the eval. */
+static int pass_rows(const EvalItem *items, int end, RowCursor c, int max_B) {
+    if (c.f >= 0) { /* inside a split item: the rest of its foils */
+        const int left = items[c.q].n_foils - c.f;
+        return left < max_B ? left : max_B;
+    }
+    int rows = 0;
+    for (int k = c.q; k < end && rows + item_rows(&items[k]) <= max_B; k++)
+        rows += item_rows(&items[k]);
+    return rows > 0 ? rows : max_B;
+}
+
 int eval_items(GPT2 *m, const Lora *lora, const EvalItem *items, int first, int count, int32_t eot,
                int32_t *tokens, int32_t *targets, float *weights, EvalSums *out, Err *e) {
-    const int maxB = m->max_B, T = m->max_T, V = m->cfg.vocab;
+    const int maxB = m->max_B, T = m->max_T, V = m->cfg.vocab, end = first + count;
     memset(out, 0, sizeof *out);
-    for (int k = first; k < first + count;) {
-        /* how many whole items fit */
-        int rows = 0, k_end = k;
-        while (k_end < first + count && rows + item_rows(&items[k_end]) <= maxB) {
-            rows += item_rows(&items[k_end]);
-            k_end++;
-        }
-        if (k_end == k)
-            return err_set(e, "eval: chain %d has %d foils; at most %d rows fit one batch",
-                           items[k].chain, items[k].n_foils, maxB - 1);
-        int r = 0;
-        for (int q = k; q < k_end; q++) {
-            const EvalItem *it = &items[q];
-            for (int f = -1; f < it->n_foils; f++) {
-                const int32_t *ans = f < 0 ? it->answer : it->foils[f];
-                int n_ans = f < 0 ? it->n_answer : it->n_foil[f];
-                if (it->n_prompt + n_ans - 1 > T)
-                    return err_set(e,
-                                   "eval: chain %d needs %d tokens but the model was built for %d",
-                                   it->chain, it->n_prompt + n_ans - 1, T);
-                put_row(it, ans, n_ans, r, T, eot, tokens, targets, weights);
-                r++;
-            }
+    double true_nll = 0.0, foil_sum = 0.0; /* of the item being scored (it may span passes) */
+    RowCursor c = {first, -1};
+    while (c.q < end) {
+        const int rows = pass_rows(items, end, c, maxB);
+        RowCursor w = c;
+        for (int r = 0; r < rows; r++, cursor_next(items, &w)) {
+            const EvalItem *it = &items[w.q];
+            const int32_t *ans = w.f < 0 ? it->answer : it->foils[w.f];
+            int n_ans = w.f < 0 ? it->n_answer : it->n_foil[w.f];
+            if (it->n_prompt + n_ans - 1 > T)
+                return err_set(e,
+                               "eval: chain %d needs %d tokens but the model was built for %d "
+                               "(batch.seq_len)",
+                               it->chain, it->n_prompt + n_ans - 1, T);
+            put_row(it, ans, n_ans, r, T, eot, tokens, targets, weights);
         }
         /* rows are laid out with stride T; the forward runs rows x T */
         Batch b = {tokens, targets, weights, rows, T, 0, 0, 0}; /* eval: no dropout */
@@ -82,37 +102,33 @@ int eval_items(GPT2 *m, const Lora *lora, const EvalItem *items, int first, int 
             weights[i] = ok ? 1.0f : 2.0f;
         }
         gpt2_loss(m, &b);
-        r = 0;
-        for (int q = k; q < k_end; q++) {
-            const EvalItem *it = &items[q];
-            double true_nll = 0.0, foil_sum = 0.0;
-            for (int f = -1; f < it->n_foils; f++, r++) {
-                double nll = 0.0;
-                int g = 0, n = 0;
-                for (int j = 0; j < T; j++) {
-                    size_t i = (size_t)r * T + j;
-                    if (weights[i] == 0.0f) continue;
-                    nll += m->acts.losses->data[i];
-                    g += weights[i] == 1.0f;
-                    n++;
-                }
-                nll = n ? nll / n : 0.0;
-                if (f < 0) {
-                    true_nll = nll;
-                    out->n += 1;
-                    out->em += (g == n && n > 0);
-                    out->nll += nll;
-                    out->greedy += n ? (double)g / n : 0.0;
-                } else {
-                    foil_sum += nll - true_nll;
-                }
+        for (int r = 0; r < rows; r++, cursor_next(items, &c)) {
+            const EvalItem *it = &items[c.q];
+            double nll = 0.0;
+            int g = 0, n = 0;
+            for (int j = 0; j < T; j++) {
+                size_t i = (size_t)r * T + j;
+                if (weights[i] == 0.0f) continue;
+                nll += m->acts.losses->data[i];
+                g += weights[i] == 1.0f;
+                n++;
             }
-            if (it->n_foils > 0) {
+            nll = n ? nll / n : 0.0;
+            if (c.f < 0) {
+                true_nll = nll;
+                foil_sum = 0.0;
+                out->n += 1;
+                out->em += (g == n && n > 0);
+                out->nll += nll;
+                out->greedy += n ? (double)g / n : 0.0;
+            } else {
+                foil_sum += nll - true_nll;
+            }
+            if (c.f == it->n_foils - 1 && it->n_foils > 0) { /* the item's last row */
                 out->margin += foil_sum / it->n_foils;
                 out->n_foil += 1;
             }
         }
-        k = k_end;
     }
     return 0;
 }

@@ -35,13 +35,16 @@ typedef struct EvalSums {
 
 /* Scores items [first, first + count) with the model and adapter (lora may be NULL or have
  * scale 0 for the base model). Uses the model's activation buffers: up to max_B rows of max_T
- * tokens per forward pass. tokens/targets/weights are scratch of max_B * max_T entries. */
+ * tokens per forward pass; an item with more rows (1 + its foils) than max_B is scored alone over
+ * several passes, so any max_B >= 1 scores any item. tokens/targets/weights are scratch of
+ * max_B * max_T entries. */
 int eval_items(GPT2 *m, const Lora *lora, const EvalItem *items, int first, int count, int32_t eot,
                int32_t *tokens, int32_t *targets, float *weights, EvalSums *out, Err *e);
 
 /* The end of the forward pass eval_items makes for the items from `start`: as many whole items
- * as fit max_B rows (at least one). Cutting a split with it from item 0 gives batches that do
- * not depend on how the items are later divided over ranks. */
+ * as fit max_B rows (at least one: an item too large is scored alone, over several passes). Cutting
+ * a split with it from item 0 gives batches that do not depend on how the items are later divided
+ * over ranks. */
 int eval_chunk_end(const EvalItem *items, int n, int start, int max_B);
 
 /* Means of a split's sums. */

@@ -4,11 +4,21 @@
 #include "report.h"
 
 #include <cjson/cJSON.h>
+#include <stdio.h>
 
 const char REPORT_METRICS_NOTE[] =
     "em: greedy completion equals the conclusion; nll: mean conclusion token NLL; greedy: "
     "fraction of conclusion tokens that are the argmax; margin: mean foil NLL minus conclusion "
-    "NLL";
+    "NLL (null: no item of the split has foils)";
+
+/* "+0.081", or "n/a" when no item had foils; width 6 */
+static const char *margin_text(char *buf, size_t n, const EvalSums *s, const EvalMetrics *m) {
+    if (s->n_foil > 0)
+        snprintf(buf, n, "%+6.3f", m->margin);
+    else
+        snprintf(buf, n, "%6s", "n/a");
+    return buf;
+}
 
 void report_print_table(FILE *out, const ReportRow *rows, int n) {
     fprintf(out, "  %-17s %4s | %-17s | %-17s | %-17s\n", "split", "n", "exact match",
@@ -17,9 +27,16 @@ void report_print_table(FILE *out, const ReportRow *rows, int n) {
             "base -> adapter", "base -> adapter");
     for (int i = 0; i < n; i++) {
         EvalMetrics b = eval_metrics(&rows[i].base), a = eval_metrics(&rows[i].adapter);
-        fprintf(out, "  %-17s %4d | %5.1f%% -> %5.1f%% | %5.1f%% -> %5.1f%% | %+6.3f -> %+6.3f\n",
-                rows[i].name, a.n, 100 * b.em, 100 * a.em, 100 * b.greedy, 100 * a.greedy, b.margin,
-                a.margin);
+        char bm[24], am[24];
+        margin_text(bm, sizeof bm, &rows[i].base, &b);
+        if (rows[i].base_only) {
+            fprintf(out, "  %-17s %4d | %5.1f%% -> %6s | %5.1f%% -> %6s | %6s -> %6s\n",
+                    rows[i].name, b.n, 100 * b.em, "-", 100 * b.greedy, "-", bm, "-");
+            continue;
+        }
+        margin_text(am, sizeof am, &rows[i].adapter, &a);
+        fprintf(out, "  %-17s %4d | %5.1f%% -> %5.1f%% | %5.1f%% -> %5.1f%% | %6s -> %6s\n",
+                rows[i].name, a.n, 100 * b.em, 100 * a.em, 100 * b.greedy, 100 * a.greedy, bm, am);
     }
 }
 
@@ -30,7 +47,10 @@ static void add_metrics(cJSON *parent, const char *key, const EvalSums *s) {
     cJSON_AddNumberToObject(x, "em", m.em);
     cJSON_AddNumberToObject(x, "nll", m.nll);
     cJSON_AddNumberToObject(x, "greedy", m.greedy);
-    cJSON_AddNumberToObject(x, "margin", m.margin);
+    if (s->n_foil > 0)
+        cJSON_AddNumberToObject(x, "margin", m.margin);
+    else
+        cJSON_AddNullToObject(x, "margin"); /* no item had foils */
 }
 
 void report_add_splits(cJSON *parent, const ReportRow *rows, int n) {
@@ -38,6 +58,9 @@ void report_add_splits(cJSON *parent, const ReportRow *rows, int n) {
     for (int i = 0; i < n; i++) {
         cJSON *sp = cJSON_AddObjectToObject(splits, rows[i].name);
         add_metrics(sp, "base", &rows[i].base);
-        add_metrics(sp, "adapter", &rows[i].adapter);
+        if (rows[i].base_only)
+            cJSON_AddNullToObject(sp, "adapter");
+        else
+            add_metrics(sp, "adapter", &rows[i].adapter);
     }
 }

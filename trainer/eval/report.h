@@ -20,13 +20,15 @@ typedef struct cJSON cJSON;
 typedef struct ReportRow {
     const char *name;
     EvalSums base, adapter;
+    int base_only; /* no adapter was scored: its columns show "-", its JSON is null */
 } ReportRow;
 
-/* The table's two header lines and one line per row. */
+/* The table's two header lines and one line per row. A split without foils has no margin: the
+ * table shows "n/a". */
 void report_print_table(FILE *out, const ReportRow *rows, int n);
 
 /* Adds {"<name>": {"base": {n, em, nll, greedy, margin}, "adapter": {...}}, ...} to parent as
- * "splits". */
+ * "splits"; "adapter" is null for a base_only row, "margin" null for a split without foils. */
 void report_add_splits(cJSON *parent, const ReportRow *rows, int n);
 
 /* The one-line description of the metrics, as eval.json states it. */

@@ -96,5 +96,9 @@ int scorer_run(Scorer *s, int use_adapter, const EvalItem *items, int n, EvalSum
     int rc =
         s->invariant ? score_invariant(s, items, n, out, e) : score_rank_count(s, items, n, out, e);
     if (s->lora) s->lora->scale = keep;
-    return comm_first_failure(s->comm, rc != 0) >= 0 ? -1 : 0;
+    /* the lowest failing rank keeps its message, the others clear theirs: printed once */
+    const int bad = comm_first_failure(s->comm, rc != 0);
+    if (bad < 0) return 0;
+    if (s->comm->rank != bad) e->msg[0] = '\0';
+    return -1;
 }

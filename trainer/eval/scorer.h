@@ -8,7 +8,8 @@
  * (comm_sum_exact_f64), so the result does not depend on the rank count.
  *
  * Every call is collective: every rank takes part in every reduction, even after a local error,
- * and all ranks return -1 together when any failed (the failing rank keeps its message).
+ * and all ranks return -1 together when any failed (only the lowest failing rank keeps its
+ * message, so it is printed once).
  */
 #ifndef IMPRINT_SCORER_H
 #define IMPRINT_SCORER_H

@@ -18,6 +18,7 @@
 #include "io_util.h"
 #include "peft.h"
 #include "safetensors.h"
+#include "tokenizer.h"
 #include "weights.h"
 
 static int remove_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw) {
@@ -88,6 +89,14 @@ int file_copy(const char *from, const char *to, Err *e) {
     return rc;
 }
 
+int tokenizer_dir_eot(const char *dir, int *eot, Err *e) {
+    Tokenizer *t = NULL;
+    if (tok_load_dir(&t, dir, e) != 0) return -1;
+    *eot = tok_eot(t) >= 0 ? tok_eot(t) : WEIGHTS_EOT_NONE;
+    tok_free(t);
+    return 0;
+}
+
 int tokenizer_copy(const char *from_dir, const char *to_dir, Err *e) {
     const char *files[] = {"vocab.json", "merges.txt"};
     for (int i = 0; i < 2; i++) {
@@ -122,7 +131,12 @@ int checkpoint_write(const char *dir, const CheckpointContent *c, Err *e) {
         fflush(NULL);
         raise(SIGKILL);
     }
-    if (c->model && weights_save_hf(c->model, tmp, 0, e) != 0) return -1;
+    if (c->model) { /* config.json names the end token of the tokenizer that goes with it */
+        int eot = WEIGHTS_EOT_UNKNOWN;
+        if (c->tokenizer && c->tokenizer[0] && tokenizer_dir_eot(c->tokenizer, &eot, e) != 0)
+            return -1;
+        if (weights_save_hf(c->model, tmp, 0, eot, e) != 0) return -1;
+    }
     if (c->tokenizer && c->tokenizer[0] && tokenizer_copy(c->tokenizer, tmp, e) != 0) return -1;
     if (path_join(path, sizeof path, e, "%s/optim.safetensors", tmp) != 0 ||
         write_optim(path, c->opt, e) != 0)

@@ -57,6 +57,10 @@ int checkpoint_write(const char *dir, const CheckpointContent *c, Err *e);
 /* Copies a file (atomically at the destination). */
 int file_copy(const char *from, const char *to, Err *e);
 
+/* The id of <|endoftext|> in the tokenizer of dir (vocab.json + merges.txt): *eot gets it, or
+ * WEIGHTS_EOT_NONE when the tokenizer has none (weights_save_hf's eot). */
+int tokenizer_dir_eot(const char *dir, int *eot, Err *e);
+
 /* Copies a tokenizer (vocab.json + merges.txt) from one directory into another. */
 int tokenizer_copy(const char *from_dir, const char *to_dir, Err *e);
 

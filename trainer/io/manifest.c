@@ -56,9 +56,15 @@ int manifest_add(const ManifestRun *run, const char *rel, const TrainState *st, 
 #endif
         cJSON_AddNumberToObject(m, "ranks", run->ranks);
         cJSON_AddNumberToObject(m, "threads_per_rank", run->threads_per_rank);
-        char seed[32];
-        snprintf(seed, sizeof seed, "%llu", (unsigned long long)run->seed);
-        cJSON_AddStringToObject(m, "seed", seed);
+        /* a number, unless a double cannot hold it exactly (above 2^53): then its decimal
+         * digits as a string */
+        if (run->seed <= MANIFEST_SEED_EXACT_MAX) {
+            cJSON_AddNumberToObject(m, "seed", (double)run->seed);
+        } else {
+            char seed[32];
+            snprintf(seed, sizeof seed, "%llu", (unsigned long long)run->seed);
+            cJSON_AddStringToObject(m, "seed", seed);
+        }
         cJSON_AddStringToObject(m, "reproducibility", run->invariant ? "invariant" : "rank-count");
         cJSON_AddStringToObject(m, "promise",
                                 run->invariant
@@ -145,8 +151,15 @@ static int entry_verify(const char *run_dir, const cJSON *entry, Err *e) {
     return 0;
 }
 
-int manifest_pick(const char *run_dir, int fallback, int rewrite, int quiet, char *rel,
-                  size_t n_rel, int *ranks, Err *e) {
+/* A checkpoint that ends a stage: it has the stage's eval.json (a mid-stage one has none). */
+static int entry_complete(const cJSON *entry) {
+    const cJSON *sums = cJSON_GetObjectItemCaseSensitive(entry, "sha256");
+    return cJSON_GetObjectItemCaseSensitive(sums, "eval.json") != NULL;
+}
+
+/* manifest_pick, over every checkpoint or (complete_only) over those that end a stage. */
+static int choose(const char *run_dir, int fallback, int rewrite, int quiet, int complete_only,
+                  char *rel, size_t n_rel, int *ranks, Err *e) {
     char path[MANIFEST_PATH_MAX];
     if (path_join(path, sizeof path, e, "%s/manifest.json", run_dir) != 0) return -1;
     size_t n = 0;
@@ -163,9 +176,10 @@ int manifest_pick(const char *run_dir, int fallback, int rewrite, int quiet, cha
         return err_set(e, "%s: names no checkpoint; nothing to resume from", path);
     }
     int pick = -1, rc = 0;
-    Err why;
+    Err why = {{0}};
     for (int i = count - 1; i >= 0 && pick < 0; i--) {
         const cJSON *entry = cJSON_GetArrayItem(list, i);
+        if (complete_only && !entry_complete(entry)) continue;
         if (entry_verify(run_dir, entry, &why) == 0) {
             pick = i;
             break;
@@ -188,7 +202,9 @@ int manifest_pick(const char *run_dir, int fallback, int rewrite, int quiet, cha
             cJSON_AddItemToArray(gone, g);
         }
     }
-    if (rc == 0 && pick < 0)
+    if (rc == 0 && pick < 0 && complete_only && why.msg[0] == '\0')
+        rc = err_set(e, "%s: names no finished stage yet", path);
+    else if (rc == 0 && pick < 0)
         rc = err_set(e, "%s: no checkpoint verifies (the newest: %s); nothing to resume from", path,
                      why.msg);
     if (rc == 0) {
@@ -207,4 +223,14 @@ int manifest_pick(const char *run_dir, int fallback, int rewrite, int quiet, cha
     }
     cJSON_Delete(m);
     return rc;
+}
+
+int manifest_pick(const char *run_dir, int fallback, int rewrite, int quiet, char *rel,
+                  size_t n_rel, int *ranks, Err *e) {
+    return choose(run_dir, fallback, rewrite, quiet, 0, rel, n_rel, ranks, e);
+}
+
+int manifest_pick_stage(const char *run_dir, char *rel, size_t n_rel, Err *e) {
+    int ranks = 0;
+    return choose(run_dir, 0, 0, 1, 1, rel, n_rel, &ranks, e);
 }

@@ -11,6 +11,10 @@
 #include "checkpoint.h"
 #include "util.h"
 
+/* The manifest's "seed" is a JSON number up to 2^53 (every such integer is exact in a double);
+ * a larger seed is written as a string of its decimal digits. */
+#define MANIFEST_SEED_EXACT_MAX 9007199254740992ULL
+
 /* What the manifest records about the run when it is created. */
 typedef struct ManifestRun {
     const char *run_dir;
@@ -34,6 +38,10 @@ int manifest_add(const ManifestRun *run, const char *rel, const TrainState *st, 
  * on (0 when unknown). */
 int manifest_pick(const char *run_dir, int fallback, int rewrite, int quiet, char *rel,
                   size_t n_rel, int *ranks, Err *e);
+
+/* The newest checkpoint in RUN_DIR/manifest.json that ends a stage (mid-stage ones, written by a
+ * stop signal, are passed over), its checksums verified; `imprint eval --adapter RUN_DIR`. */
+int manifest_pick_stage(const char *run_dir, char *rel, size_t n_rel, Err *e);
 
 /* SHA-256 of a file's bytes as 64 hex digits. */
 int file_sha256(const char *path, char out[65], Err *e);

@@ -169,8 +169,12 @@ static int parse_layers(const char *s, int *first, int *last) {
     return parse_int(p + 1, NULL, last);
 }
 
-static int lora_check_meta(const Lora *lo, const StFile *f, const char *path, Err *e) {
-    char v[80], want[8];
+/* The adapter shape an adapter file's __metadata__ states: rank, targets and layers (required),
+ * alpha and rslora (*has_scale = 0 when absent), the training step (-1 when absent). */
+static int lora_read_meta(const StFile *f, const char *path, LoraSpec *spec, int *has_scale,
+                          long long *step, Err *e) {
+    char v[80];
+    memset(spec, 0, sizeof *spec);
     const char *fmt = st_meta(f, "format");
     if (!fmt || strcmp(fmt, "imprint-lora") != 0)
         return err_set(e,
@@ -179,43 +183,76 @@ static int lora_check_meta(const Lora *lo, const StFile *f, const char *path, Er
                        path, fmt ? "\"" : "", fmt ? io_safe_text(v, sizeof v, fmt) : "missing",
                        fmt ? "\"" : "");
     const char *rs = st_meta(f, "rank");
-    int rank = 0;
-    if (!rs || parse_int(rs, NULL, &rank) != 0 || rank < 1)
+    if (!rs || parse_int(rs, NULL, &spec->rank) != 0 || spec->rank < 1)
         return err_set(e,
                        "%s: __metadata__ \"rank\" is %s, not a positive integer; the file is "
                        "corrupt",
                        path, rs ? io_safe_text(v, sizeof v, rs) : "missing");
-    if (rank != lo->spec.rank)
-        return err_set(e,
-                       "%s: rank %d but the config asks for lora.rank = %d; set lora.rank = %d "
-                       "or use an adapter trained with rank %d",
-                       path, rank, lo->spec.rank, rank, lo->spec.rank);
     const char *ts = st_meta(f, "targets");
-    int targets = ts ? lora_targets_parse(ts) : -1;
-    if (targets < 0)
+    spec->targets = ts ? lora_targets_parse(ts) : -1;
+    if (spec->targets < 0)
         return err_set(e,
                        "%s: __metadata__ \"targets\" is %s, not a set of the letters q, k, v, o; "
                        "the file is corrupt",
                        path, ts ? io_safe_text(v, sizeof v, ts) : "missing");
-    lora_targets_text(want, sizeof want, lo->spec.targets);
-    if (targets != (lo->spec.targets & 0xF))
-        return err_set(e,
-                       "%s: targets \"%s\" but the config asks for lora.targets = \"%s\"; make "
-                       "lora.targets match the adapter",
-                       path, ts, want);
     const char *ls = st_meta(f, "layers");
-    int first = 0, last = 0;
-    if (!ls || parse_layers(ls, &first, &last) != 0)
+    if (!ls || parse_layers(ls, &spec->layer_first, &spec->layer_last) != 0)
         return err_set(e,
                        "%s: __metadata__ \"layers\" is %s, not a range like \"0-11\"; the file is "
                        "corrupt",
                        path, ls ? io_safe_text(v, sizeof v, ls) : "missing");
-    if (first != lo->spec.layer_first || last != lo->spec.layer_last)
+    const char *as = st_meta(f, "alpha"), *rl = st_meta(f, "rslora");
+    char *stop = NULL;
+    double alpha = as ? strtod(as, &stop) : 0.0;
+    *has_scale = as && rl && stop != as && *stop == '\0' && alpha > 0 &&
+                 (!strcmp(rl, "true") || !strcmp(rl, "false"));
+    if (*has_scale) {
+        spec->alpha = (float)alpha;
+        spec->rslora = !strcmp(rl, "true");
+    }
+    const char *ss = st_meta(f, "step");
+    *step = -1;
+    if (ss) {
+        long long k = strtoll(ss, &stop, 10);
+        if (stop != ss && *stop == '\0' && k >= 0) *step = k;
+    }
+    return 0;
+}
+
+static int lora_check_meta(const Lora *lo, const StFile *f, const char *path, Err *e) {
+    char want[8], have[8];
+    LoraSpec s;
+    int has_scale;
+    long long step;
+    if (lora_read_meta(f, path, &s, &has_scale, &step, e) != 0) return -1;
+    if (s.rank != lo->spec.rank)
+        return err_set(e,
+                       "%s: rank %d but the config asks for lora.rank = %d; set lora.rank = %d "
+                       "or use an adapter trained with rank %d",
+                       path, s.rank, lo->spec.rank, s.rank, lo->spec.rank);
+    lora_targets_text(want, sizeof want, lo->spec.targets);
+    lora_targets_text(have, sizeof have, s.targets);
+    if (s.targets != (lo->spec.targets & 0xF))
+        return err_set(e,
+                       "%s: targets \"%s\" but the config asks for lora.targets = \"%s\"; make "
+                       "lora.targets match the adapter",
+                       path, have, want);
+    if (s.layer_first != lo->spec.layer_first || s.layer_last != lo->spec.layer_last)
         return err_set(e,
                        "%s: layers %d-%d but the config asks for lora.layers = [%d, %d]; make "
                        "lora.layers match the adapter",
-                       path, first, last, lo->spec.layer_first, lo->spec.layer_last);
+                       path, s.layer_first, s.layer_last, lo->spec.layer_first,
+                       lo->spec.layer_last);
     return 0;
+}
+
+int lora_read_spec(const char *path, LoraSpec *spec, int *has_scale, long long *step, Err *e) {
+    StFile f;
+    memset(&f, 0, sizeof f);
+    int rc = st_open(&f, path, e);
+    if (rc == 0) rc = lora_read_meta(&f, path, spec, has_scale, step, e);
+    st_close(&f);
+    return rc;
 }
 
 int lora_load(Lora *lo, const char *path, Err *e) {

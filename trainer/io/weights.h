@@ -33,9 +33,15 @@ int weights_probe(const char *path, GPT2Config *cfg, WeightsFormat *fmt, Err *e)
 /* Loads every parameter into an already-built model of the probed shape. */
 int weights_load(GPT2 *m, const char *path, Err *e);
 
+/* The end token config.json names (bos_token_id = eos_token_id, as GPT-2 does): the id of the
+ * tokenizer's <|endoftext|> (tokenizer_dir_eot in checkpoint.h), or one of these. */
+#define WEIGHTS_EOT_UNKNOWN (-1) /* no tokenizer known: vocab - 1, GPT-2's own <|endoftext|> */
+#define WEIGHTS_EOT_NONE    (-2) /* the tokenizer has no <|endoftext|>: both ids are null */
+
 /* Writes an HF GPT-2 directory (created if needed): config.json and model.safetensors (F32, or
- * BF16 when bf16 != 0), tensor names without prefix; each file atomically. */
-int weights_save_hf(const GPT2 *m, const char *dir, int bf16, Err *e);
+ * BF16 when bf16 != 0), tensor names without prefix; each file atomically. eot: the end token's
+ * id, or WEIGHTS_EOT_UNKNOWN / WEIGHTS_EOT_NONE. */
+int weights_save_hf(const GPT2 *m, const char *dir, int bf16, int eot, Err *e);
 
 /* Writes an llm.c checkpoint, version 3 (fp32), vocabulary padded to a multiple of 128 with
  * zero rows; atomically. */
@@ -53,6 +59,12 @@ int lora_save(const Lora *lo, const char *path, const char *const *meta_keys,
  * none missing, none extra). alpha and rslora come from the caller's spec, not the file. The
  * Lora is left untouched on failure. */
 int lora_load(Lora *lo, const char *path, Err *e);
+
+/* The adapter an adapter file describes, from its __metadata__ alone: rank, targets and layers
+ * (the file is refused without them), alpha and rslora (*has_scale = 1; 0 when the file lacks
+ * them: the caller picks them), dropout 0. *step gets the "step" it was saved at, -1 when it
+ * does not say. Build a Lora from it and lora_load the same file. */
+int lora_read_spec(const char *path, LoraSpec *spec, int *has_scale, long long *step, Err *e);
 
 /* Metadata helpers (exposed for tests and for printing): "qkvo"-style target letters from a
  * mask, and the mask from letters (-1 on anything else, or on an empty or repeated letter). */

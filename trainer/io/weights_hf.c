@@ -229,7 +229,7 @@ static double shortest_decimal(float f) {
     return strtod(buf, NULL);
 }
 
-static cJSON *hf_config_json(const GPT2Config *c, int bf16) {
+static cJSON *hf_config_json(const GPT2Config *c, int bf16, int eot) {
     cJSON *root = cJSON_CreateObject();
     cJSON *arch = cJSON_AddArrayToObject(root, "architectures");
     cJSON_AddItemToArray(arch, cJSON_CreateString("GPT2LMHeadModel"));
@@ -242,15 +242,24 @@ static cJSON *hf_config_json(const GPT2Config *c, int bf16) {
     cJSON_AddNumberToObject(root, "n_ctx", c->n_ctx);
     cJSON_AddNumberToObject(root, "layer_norm_epsilon", shortest_decimal(c->ln_eps));
     cJSON_AddStringToObject(root, "activation_function", "gelu_new");
-    cJSON_AddNumberToObject(root, "bos_token_id", c->vocab - 1);
-    /* TODO: eos id from the tokenizer (#16); vocab - 1 is GPT-2's <|endoftext|> only */
-    cJSON_AddNumberToObject(root, "eos_token_id", c->vocab - 1);
+    /* the tokenizer's <|endoftext|>; vocab - 1 (GPT-2's) only when no tokenizer is known */
+    if (eot == WEIGHTS_EOT_UNKNOWN) eot = c->vocab - 1;
+    if (eot >= 0) {
+        cJSON_AddNumberToObject(root, "bos_token_id", eot);
+        cJSON_AddNumberToObject(root, "eos_token_id", eot);
+    } else {
+        cJSON_AddNullToObject(root, "bos_token_id");
+        cJSON_AddNullToObject(root, "eos_token_id");
+    }
     cJSON_AddBoolToObject(root, "tie_word_embeddings", 1);
     cJSON_AddStringToObject(root, "torch_dtype", bf16 ? "bfloat16" : "float32");
     return root;
 }
 
-int weights_save_hf(const GPT2 *m, const char *dir, int bf16, Err *e) {
+int weights_save_hf(const GPT2 *m, const char *dir, int bf16, int eot, Err *e) {
+    if (eot >= m->cfg.vocab || eot < WEIGHTS_EOT_NONE)
+        return err_set(e, "%s: end token %d is outside the vocabulary of %d", dir, eot,
+                       m->cfg.vocab);
     char st_path[IO_PATH_CAP], cfg_path[IO_PATH_CAP];
     if (weights_dir_file(st_path, sizeof st_path, dir, "model.safetensors", e) != 0) return -1;
     if (weights_dir_file(cfg_path, sizeof cfg_path, dir, "config.json", e) != 0) return -1;
@@ -268,7 +277,7 @@ int weights_save_hf(const GPT2 *m, const char *dir, int bf16, Err *e) {
     int rc = st_write(st_path, items, s->count, mk, mv, 1, e);
     xfree(items);
     if (rc != 0) return -1;
-    cJSON *root = hf_config_json(&m->cfg, bf16);
+    cJSON *root = hf_config_json(&m->cfg, bf16, eot);
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
     if (!text) return err_set(e, "%s: out of memory formatting config.json", cfg_path);

@@ -158,15 +158,16 @@ static int score_splits(CurriculumSource *cs, int use_adapter, int split, EvalSu
 static void report_rows(const CurriculumSource *cs, const EvalSums *adapter,
                         ReportRow rows[EVAL_COUNT]) {
     for (int s = 0; s < EVAL_COUNT; s++)
-        rows[s] = (ReportRow){eval_split_name((EvalSplit)s), cs->base_eval[s], adapter[s]};
+        rows[s] = (ReportRow){eval_split_name((EvalSplit)s), cs->base_eval[s], adapter[s], 0};
 }
 
 static char *eval_json_text(const CurriculumSource *cs, const EvalSums *adapter,
-                            const char *stage_name) {
+                            const char *stage_name, int64_t step) {
     ReportRow rows[EVAL_COUNT];
     report_rows(cs, adapter, rows);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "stage", stage_name);
+    cJSON_AddNumberToObject(o, "step", (double)step); /* optimizer steps done */
     cJSON_AddStringToObject(o, "metrics", REPORT_METRICS_NOTE);
     report_add_splits(o, rows, EVAL_COUNT);
     char *text = cJSON_Print(o);
@@ -361,7 +362,7 @@ static int write_checkpoint(BatchSource *bs, Trainer *tr, TrainState *st, int co
               *p == '-' || *p == '_' || *p == '.'))
             *p = '_';
     if (path_join(dir, n_dir, e, "%s/%s", tr->cfg->run.dir, rel) != 0) return -1;
-    char *json = complete ? eval_json_text(cs, cs->last_eval, st->stage_name) : NULL;
+    char *json = complete ? eval_json_text(cs, cs->last_eval, st->stage_name, st->step) : NULL;
     CheckpointContent c = {.lora = &tr->lora,
                            .opt = &tr->opt,
                            .state = *st,
