@@ -55,6 +55,21 @@ json.dump(m, open(sys.argv[1], "w"), indent=1)
 PY
 out=$("$MPIRUN" --oversubscribe -np 2 "$BIN" train "$T/run.cfg" --resume "$T/b" 2>&1)
 check "echo \"\$out\" | grep -q \"resume: $T/b/stages/02-drift (stage 2 'drift', step 16)\"" "resume message"
+# the end-of-run summary: wall time, the final table, the best stage by held-out chains, outputs
+check "echo \"\$out\" | grep -q '^done    22 steps in [0-9]*m [0-9]*s on 2 ranks'" "summary: steps, wall time, ranks"
+check "echo \"\$out\" | grep -q \"^final recall (stage 3 'free', step 22):\"" "summary: the final recall table"
+check "echo \"\$out\" | grep -q '^best    stage [0-3] .* by held-out chains: exact match'" "summary: the best stage"
+check "echo \"\$out\" | grep -q \"^outputs $T/b/stages/03-free/: adapter.safetensors, peft/\"" "summary: where the outputs are"
+# metrics: processed tokens (global 6 x seq_len 128 a step) apart from the scored ones
+check "/usr/bin/python3 - '$T/a/metrics.jsonl' <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if '\"loss\"' in l]
+assert len(rows) == 22, len(rows)
+for r in rows:
+    assert r['tokens'] == r['step'] * 6 * 128, r
+    assert 0 < r['scored'] < 6 * 128, r
+    assert r['loss_weight'] >= r['scored'] * 0.999 or r['stage'] == 2, r
+PY" "metrics: tokens are processed tokens, scored the loss-weighted ones"
 for f in adapter.safetensors optim.safetensors state.json eval.json peft/adapter_model.safetensors; do
     check "cmp -s '$T/a/stages/03-free/$f' '$T/b/stages/03-free/$f'" "resumed $f is byte-identical"
 done

@@ -11,6 +11,7 @@
  * rank 0 writes through the source, and all ranks agree on the outcome.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -116,12 +117,16 @@ int train_checkpoint(Trainer *tr, TrainState *st, int complete, Err *e) {
 /* ---- progress -------------------------------------------------------------------------------- */
 
 typedef struct Progress {
-    double t_start;     /* after begin: the first step's start */
-    int64_t first_step; /* the run's first step in this process (after a resume: not 0) */
-    int64_t total;      /* steps of the whole run (the learning-rate schedule's length) */
+    int64_t first_step;  /* the run's first step in this process (after a resume: not 0) */
+    int64_t total;       /* steps of the whole run (the learning-rate schedule's length) */
+    double step_seconds; /* time in train_step so far, this process */
+    double eval_seconds; /* one full evaluation (the base model's, or a validation), measured */
 } Progress;
 
-/* One metrics.jsonl line per step, and a progress line every run.log_every steps (rank 0). */
+/* One metrics.jsonl line per step, and a progress line every run.log_every steps (rank 0).
+ * tokens: processed so far (batch.global * batch.seq_len a step: every position the forward
+ * passes read); scored: this step's tokens with a loss weight (what the loss mask keeps). The
+ * ETA adds the evaluations still to come, at the measured cost of one. */
 static void log_step(Trainer *tr, const Progress *p, const TrainState *st, const StepStats *s,
                      double ms) {
     if (tr->comm->rank != 0) return;
@@ -129,17 +134,20 @@ static void log_step(Trainer *tr, const Progress *p, const TrainState *st, const
     int64_t stage_step = 0;
     const char *name = NULL;
     int staged = tr->source->ops->position(tr->source, &stage, &name, &stage_step);
-    const double tok_s = s->weight / (ms / 1000.0);
+    const double tok_s = (double)s->processed / (ms / 1000.0);
+    const double scored_s = (double)s->scored / (ms / 1000.0);
+    const long long processed = (long long)st->step * (long long)s->processed;
     char where[160] = "";
     if (staged)
         snprintf(where, sizeof where, ",\"stage\":%d,\"stage_name\":\"%s\",\"stage_step\":%lld",
                  stage, name, (long long)stage_step);
     fprintf(tr->metrics,
             "{\"step\":%lld%s,\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.6g,\"tokens\":%lld,"
-            "\"ms\":%.2f,\"tok_per_s\":%.1f%s}\n",
+            "\"scored\":%lld,\"loss_weight\":%.6g,\"ms\":%.2f,\"tok_per_s\":%.1f,"
+            "\"scored_per_s\":%.1f%s}\n",
             (long long)st->step, where, s->skipped ? 0.0 : s->loss, s->lr,
-            s->skipped ? 0.0 : s->grad_norm, (long long)st->tokens_seen, ms, tok_s,
-            s->skipped ? ",\"skipped\":true" : "");
+            s->skipped ? 0.0 : s->grad_norm, processed, (long long)s->scored, s->weight, ms, tok_s,
+            scored_s, s->skipped ? ",\"skipped\":true" : "");
     fflush(tr->metrics);
     char label[80] = "";
     if (staged) snprintf(label, sizeof label, "%-10s | ", name);
@@ -148,21 +156,26 @@ static void log_step(Trainer *tr, const Progress *p, const TrainState *st, const
                "update (optim.nonfinite = \"skip\"; %lld skipped so far)\n",
                (long long)st->step, (long long)p->total, label, (long long)st->skipped_steps);
     if (!tr->quiet && (st->step % tr->cfg->run.log_every == 0 || st->step == p->total)) {
-        double eta = (now_seconds() - p->t_start) / (double)(st->step - p->first_step) *
-                     (double)(p->total - st->step);
-        printf("step %5lld/%lld | %sloss %.4f | lr %.3e | norm %.4f | %7.0f tok/s | %7.1f ms/step "
-               "| eta %.0fs\n",
+        const int64_t done = st->step - p->first_step, left = p->total - st->step;
+        const int evals = tr->source->ops->evals_left(tr->source, tr, st);
+        double eta = p->step_seconds / (double)(done > 0 ? done : 1) * (double)left +
+                     p->eval_seconds * evals;
+        printf("step %5lld/%lld | %sloss %.4f | lr %.3e | norm %.4f | %7.0f tok/s (%6.0f scored) "
+               "| %7.1f ms/step | eta %.0fs\n",
                (long long)st->step, (long long)p->total, label, s->loss, s->lr, s->grad_norm, tok_s,
-               ms, eta > 0 ? eta : 0);
+               scored_s, ms, eta > 0 ? eta : 0);
     }
     fflush(stdout);
 }
 
 /* ---- the loop -------------------------------------------------------------------------------- */
 
-static int train_loop(Trainer *tr, const TrainOptions *opt, Err *e) {
+/* Runs the loop; *ran is 1 when it trained to the end in this process (not a stop, not a run
+ * that was already complete), with *out its final state. */
+static int train_loop(Trainer *tr, const TrainOptions *opt, TrainState *out, int *ran, Err *e) {
     BatchSource *src = tr->source;
     TrainState st = {.seed = tr->cfg->seed, .stage = -1};
+    *ran = 0;
     install_stop_handlers();
     if (opt->resume) {
         int done = src->ops->resume(src, tr, opt, &st, e);
@@ -183,8 +196,9 @@ static int train_loop(Trainer *tr, const TrainOptions *opt, Err *e) {
             return 0;
         }
     }
+    const double t_run = now_seconds();
     if (src->ops->begin(src, tr, &st, e) != 0) return -1;
-    Progress p = {now_seconds(), st.step, tr->total_steps};
+    Progress p = {st.step, tr->total_steps, 0.0, now_seconds() - t_run};
     for (;;) {
         int more = src->ops->next(src, tr, &st, e);
         if (more < 0) return -1;
@@ -192,12 +206,14 @@ static int train_loop(Trainer *tr, const TrainOptions *opt, Err *e) {
         StepStats s;
         double t0 = now_seconds();
         if (train_step(tr, st.step, &s, e) != 0) return -1;
+        const double step_s = now_seconds() - t0;
+        p.step_seconds += step_s;
         st.step++;
         st.tokens_seen += (int64_t)s.weight;
         st.loss = s.loss;
         st.lr = s.lr;
         st.skipped_steps += s.skipped;
-        log_step(tr, &p, &st, &s, 1000.0 * (now_seconds() - t0));
+        log_step(tr, &p, &st, &s, 1000.0 * step_s);
         int may_stop = 0, checkpointed = 0;
         if (src->ops->after_step(src, tr, &st, &may_stop, &checkpointed, e) != 0) return -1;
         if (fault_planned(&tr->faults, FAULT_SIGNAL, st.step, tr->comm->rank)) raise(SIGUSR1);
@@ -214,11 +230,22 @@ static int train_loop(Trainer *tr, const TrainOptions *opt, Err *e) {
         }
         if (src->ops->boundary(src, tr, &st, e) != 0) return -1;
     }
+    *out = st;
+    *ran = 1;
     return 0;
+}
+
+static void print_summary(const Trainer *tr, const TrainState *st, double seconds) {
+    const int ranks = tr->comm->size;
+    printf("\ndone    %lld steps in %.0fm %02.0fs on %d rank%s\n", (long long)st->step,
+           floor(seconds / 60), fmod(seconds, 60), ranks, ranks == 1 ? "" : "s");
+    tr->source->ops->summary(tr->source, tr, st);
+    fflush(stdout);
 }
 
 int train_run(const Config *cfg, Comm *comm, const TrainOptions *opt, Err *e) {
     Trainer tr;
+    const double t_start = now_seconds();
     train_set_threads(cfg, comm);
     int rc = 0;
     if (train_failure_agreed(comm, train_setup(&tr, cfg, comm, opt, 1, e) != 0, e) != 0) {
@@ -226,7 +253,11 @@ int train_run(const Config *cfg, Comm *comm, const TrainOptions *opt, Err *e) {
     } else {
         if (comm->rank == 0 && !opt->quiet) train_print_banner(&tr);
         comm_watchdog(comm, cfg->run.watchdog); /* from here on, a hung rank ends the job */
-        rc = train_loop(&tr, opt, e);
+        TrainState st;
+        int ran = 0;
+        rc = train_loop(&tr, opt, &st, &ran, e);
+        if (rc == 0 && ran && comm->rank == 0 && !opt->quiet)
+            print_summary(&tr, &st, now_seconds() - t_start);
     }
     train_teardown(&tr);
     return rc;

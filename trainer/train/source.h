@@ -43,6 +43,10 @@ typedef struct SourceOps {
                             uint64_t hash, char *dir, size_t n_dir, Err *e);
     /* " (stage 'drift', step 5 of 400)" after "stop requested: checkpoint after step N". */
     void (*where)(const BatchSource *s, const TrainState *st, char *out, size_t n);
+    /* Full evaluations still to come (stage ends, validations), for the ETA. */
+    int (*evals_left)(const BatchSource *s, const Trainer *tr, const TrainState *st);
+    /* The end-of-run summary lines that are the source's (rank 0, after a finished run). */
+    void (*summary)(const BatchSource *s, const Trainer *tr, const TrainState *st);
     /* The banner lines that describe the source (rank 0, before the run). */
     void (*banner)(const BatchSource *s, const Trainer *tr);
     void (*free)(BatchSource *s);

@@ -18,6 +18,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <cblas.h>
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,15 +39,17 @@ typedef struct CurriculumSource {
     Curriculum *cur;
     Scorer scorer;
     int n_stages;
-    int64_t global;                 /* batch.global */
-    int stage;                      /* the stage batches are drawn from; -1 before the first */
-    int64_t step_in_stage;          /* of the step about to run or just run */
-    int stage_done;                 /* the stage ran its steps (or its until rule was met) */
-    int64_t resume_k;               /* resuming inside a stage: its first step */
-    int resume_stage;               /* the stage a resume continues in; -1 none */
-    int until_split, until_which;   /* the stage's until rule: split, 0 = em / 1 = margin */
-    EvalSums base_eval[EVAL_COUNT]; /* the base model's scores (computed once) */
-    EvalSums last_eval[EVAL_COUNT]; /* the adapter's, at the end of the last stage */
+    int64_t global;                     /* batch.global */
+    int stage;                          /* the stage batches are drawn from; -1 before the first */
+    int64_t step_in_stage;              /* of the step about to run or just run */
+    int stage_done;                     /* the stage ran its steps (or its until rule was met) */
+    int64_t resume_k;                   /* resuming inside a stage: its first step */
+    int resume_stage;                   /* the stage a resume continues in; -1 none */
+    int until_split, until_which;       /* the stage's until rule: split, 0 = em / 1 = margin */
+    EvalSums base_eval[EVAL_COUNT];     /* the base model's scores (computed once) */
+    EvalSums last_eval[EVAL_COUNT];     /* the adapter's, at the end of the last stage */
+    EvalSums (*stage_eval)[EVAL_COUNT]; /* [n_stages]: the adapter's at each stage end */
+    uint8_t *stage_scored;              /* [n_stages]: stage_eval holds it (this process) */
 } CurriculumSource;
 
 /* ---- setup ----------------------------------------------------------------------------------- */
@@ -338,7 +341,23 @@ static int boundary(BatchSource *bs, Trainer *tr, TrainState *st, Err *e) {
     }
     /* rank 0 writes eval.json; the others' scores are the same */
     memcpy(cs->last_eval, adapter, sizeof adapter);
+    memcpy(cs->stage_eval[cs->stage], adapter, sizeof adapter);
+    cs->stage_scored[cs->stage] = 1;
     return train_checkpoint(tr, st, 1, e);
+}
+
+/* A stage checkpoint's directory, relative to the run dir: stages/NN-name for a complete stage,
+ * stages/NN-name.step-NNNNNN for a stop inside it (mid_step >= 0); the name made safe for a file
+ * name. */
+static void stage_rel(const char *name, int s, int64_t mid_step, char *rel, size_t n) {
+    if (mid_step < 0)
+        snprintf(rel, n, "stages/%02d-%s", s, name);
+    else
+        snprintf(rel, n, "stages/%02d-%s.step-%06lld", s, name, (long long)mid_step);
+    for (char *p = rel + 10; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '-' || *p == '_' || *p == '.'))
+            *p = '_';
 }
 
 static int write_checkpoint(BatchSource *bs, Trainer *tr, TrainState *st, int complete,
@@ -352,15 +371,7 @@ static int write_checkpoint(BatchSource *bs, Trainer *tr, TrainState *st, int co
         snprintf(st->stage_name, sizeof st->stage_name, "%s", sc->name);
     }
     char rel[128];
-    if (st->stage_complete)
-        snprintf(rel, sizeof rel, "stages/%02d-%s", st->stage, st->stage_name);
-    else
-        snprintf(rel, sizeof rel, "stages/%02d-%s.step-%06lld", st->stage, st->stage_name,
-                 (long long)st->step);
-    for (char *p = rel + 10; *p; p++) /* the stage name, made safe for a file name */
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              *p == '-' || *p == '_' || *p == '.'))
-            *p = '_';
+    stage_rel(st->stage_name, st->stage, st->stage_complete ? -1 : st->step, rel, sizeof rel);
     if (path_join(dir, n_dir, e, "%s/%s", tr->cfg->run.dir, rel) != 0) return -1;
     char *json = complete ? eval_json_text(cs, cs->last_eval, st->stage_name, st->step) : NULL;
     CheckpointContent c = {.lora = &tr->lora,
@@ -447,8 +458,84 @@ static void pool_warnings(const CurriculumSource *cs, const Config *cfg) {
     }
 }
 
+static int evals_left(const BatchSource *bs, const Trainer *tr, const TrainState *st) {
+    (void)tr;
+    (void)st;
+    const CurriculumSource *cs = (const CurriculumSource *)bs;
+    return cs->n_stages - (cs->stage < 0 ? 0 : cs->stage) - (cs->stage >= 0 && cs->stage_done);
+}
+
+/* Held-out-chains exact match and margin of stage s: from this process's scores, else from the
+ * stage's eval.json (a resumed run). 0 when neither is there. */
+static int stage_heldout_chains(const CurriculumSource *cs, const Trainer *tr, int s, double *em,
+                                double *margin) {
+    if (cs->stage_scored[s]) {
+        EvalMetrics m = eval_metrics(&cs->stage_eval[s][EVAL_HELDOUT_CHAINS]);
+        *em = m.em;
+        *margin = m.margin;
+        return 1;
+    }
+    char rel[128], path[CFG_PATH_MAX + 160];
+    stage_rel(curriculum_stage(cs->cur, s)->name, s, -1, rel, sizeof rel);
+    Err e;
+    if (path_join(path, sizeof path, &e, "%s/%s/eval.json", tr->cfg->run.dir, rel) != 0) return 0;
+    cJSON *j = json_read_file(path, &e);
+    if (!j) return 0;
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "splits"),
+                                         eval_split_name(EVAL_HELDOUT_CHAINS)),
+        "adapter");
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(a, "em");
+    const cJSON *y = cJSON_GetObjectItemCaseSensitive(a, "margin");
+    int ok = cJSON_IsNumber(x);
+    if (ok) {
+        *em = x->valuedouble;
+        *margin = cJSON_IsNumber(y) ? y->valuedouble : NAN;
+    }
+    cJSON_Delete(j);
+    return ok;
+}
+
+/* The final recall table, the best stage by held-out chains, and where the outputs are. */
+static void summary(const BatchSource *bs, const Trainer *tr, const TrainState *st) {
+    const CurriculumSource *cs = (const CurriculumSource *)bs;
+    const int last = cs->n_stages - 1;
+    char rel[128];
+    if (cs->stage_scored[last]) {
+        ReportRow rows[EVAL_COUNT];
+        report_rows(cs, cs->stage_eval[last], rows);
+        printf("final recall (stage %d '%s', step %lld):\n", last,
+               curriculum_stage(cs->cur, last)->name, (long long)st->step);
+        report_print_table(stdout, rows, EVAL_COUNT);
+    }
+    int best = -1;
+    double best_em = -1, best_margin = -INFINITY;
+    for (int s = 0; s < cs->n_stages; s++) {
+        double em = 0, margin = 0;
+        if (!stage_heldout_chains(cs, tr, s, &em, &margin)) continue;
+        if (em > best_em || (em == best_em && margin > best_margin)) {
+            best = s;
+            best_em = em;
+            best_margin = margin;
+        }
+    }
+    if (best >= 0) {
+        stage_rel(curriculum_stage(cs->cur, best)->name, best, -1, rel, sizeof rel);
+        printf("best    stage %d '%s' by held-out chains: exact match %.1f%%, margin %+.3f "
+               "(%s/%s)\n",
+               best, curriculum_stage(cs->cur, best)->name, 100 * best_em, best_margin,
+               tr->cfg->run.dir, rel);
+    }
+    stage_rel(curriculum_stage(cs->cur, last)->name, last, -1, rel, sizeof rel);
+    printf("outputs %s/%s/: adapter.safetensors, peft/ (Hugging Face PEFT), eval.json, "
+           "state.json\n        %s/manifest.json (checksums), %s/metrics.jsonl (per step)\n",
+           tr->cfg->run.dir, rel, tr->cfg->run.dir, tr->cfg->run.dir);
+}
+
 static void source_free(BatchSource *bs) {
     CurriculumSource *cs = (CurriculumSource *)bs;
+    xfree(cs->stage_eval);
+    xfree(cs->stage_scored);
     scorer_free(&cs->scorer);
     if (cs->cur) curriculum_free(cs->cur);
     if (cs->lib) chainlib_free(cs->lib);
@@ -465,6 +552,8 @@ static const SourceOps CURRICULUM_OPS = {.fill = fill,
                                          .boundary = boundary,
                                          .write_checkpoint = write_checkpoint,
                                          .where = where,
+                                         .evals_left = evals_left,
+                                         .summary = summary,
                                          .banner = banner,
                                          .free = source_free};
 
@@ -475,6 +564,8 @@ int source_curriculum_open(BatchSource **out, Trainer *tr, Err *e) {
     cs->global = tr->cfg->batch.global;
     cs->stage = -1;
     cs->resume_stage = -1;
+    cs->stage_eval = xmalloc(sizeof *cs->stage_eval * (size_t)cs->n_stages, "stage scores");
+    cs->stage_scored = xmalloc((size_t)cs->n_stages, "stage scores");
     *out = &cs->base; /* freed by train_teardown, also after a failure here */
     if (curriculum_source_build(cs, tr, e) != 0) return -1;
     if (tr->comm->rank == 0) pool_warnings(cs, tr->cfg);

@@ -162,6 +162,22 @@ static void where(const BatchSource *bs, const TrainState *st, char *out, size_t
     if (n) out[0] = '\0';
 }
 
+static int evals_left(const BatchSource *bs, const Trainer *tr, const TrainState *st) {
+    (void)bs;
+    const RunConfig *run = &tr->cfg->run;
+    if (!tr->val.raw) return 0;
+    const int64_t left = run->steps - st->step;
+    return (int)((run->eval_every > 0 ? left / run->eval_every : 0) + (left > 0));
+}
+
+static void summary(const BatchSource *bs, const Trainer *tr, const TrainState *st) {
+    (void)bs;
+    printf("final   loss %.4f after %lld steps; last checkpoint %s/checkpoints/step-%06lld "
+           "(%s, optim.safetensors, state.json)\n",
+           st->loss, (long long)st->step, tr->cfg->run.dir, (long long)st->step,
+           tr->full ? "model.safetensors + config.json + tokenizer" : "adapter.safetensors");
+}
+
 static void banner(const BatchSource *bs, const Trainer *tr) {
     const TokenSource *ts = (const TokenSource *)bs;
     const Config *cfg = tr->cfg;
@@ -185,6 +201,8 @@ static const SourceOps TOKEN_OPS = {.fill = fill,
                                     .boundary = boundary,
                                     .write_checkpoint = write_checkpoint,
                                     .where = where,
+                                    .evals_left = evals_left,
+                                    .summary = summary,
                                     .banner = banner,
                                     .free = source_free};
 

@@ -23,6 +23,13 @@ static void fill_rows(Trainer *tr, int64_t step, int64_t first, int64_t count) {
                           tr->targets, tr->weights);
 }
 
+/* Positions with a loss weight: the tokens a step scores (the rest it only reads). */
+static int64_t scored_count(const float *w, int64_t n) {
+    int64_t k = 0;
+    for (int64_t i = 0; i < n; i++) k += w[i] != 0.0f;
+    return k;
+}
+
 static double weight_sum(const float *w, int64_t n) {
     double s = 0.0;
     for (int64_t i = 0; i < n; i++) s += w[i];
@@ -31,7 +38,8 @@ static double weight_sum(const float *w, int64_t n) {
 
 /* reproducibility = "rank-count": one forward/backward over this rank's slice of the batch,
  * float all-reduces. Returns 1 when loss and gradients are finite. */
-static int step_rank_count(Trainer *tr, int64_t step, double *loss, double *wsum, Err *e) {
+static int step_rank_count(Trainer *tr, int64_t step, double *loss, double *wsum, int64_t *scored,
+                           Err *e) {
     const Config *cfg = tr->cfg;
     Comm *comm = tr->comm;
     const int T = cfg->batch.seq_len, global = cfg->batch.global;
@@ -49,6 +57,7 @@ static int step_rank_count(Trainer *tr, int64_t step, double *loss, double *wsum
     if (count > 0) {
         fill_rows(tr, step, first, count);
         local[1] = weight_sum(tr->weights, count * T);
+        *scored = scored_count(tr->weights, count * T);
     }
     *wsum = local[1];
     comm_allreduce_sum_f64(comm, wsum, 1);
@@ -73,7 +82,8 @@ static int step_rank_count(Trainer *tr, int64_t step, double *loss, double *wsum
 
 /* reproducibility = "invariant": each of this rank's virtual shards computed alone, then exact
  * fixed-point sums over all shards of all ranks (weights, gradients, loss). */
-static int step_invariant(Trainer *tr, int64_t step, double *loss, double *wsum, Err *e) {
+static int step_invariant(Trainer *tr, int64_t step, double *loss, double *wsum, int64_t *scored,
+                          Err *e) {
     const Config *cfg = tr->cfg;
     Comm *comm = tr->comm;
     const int T = cfg->batch.seq_len, S = cfg->batch.shard, global = cfg->batch.global;
@@ -81,6 +91,7 @@ static int step_invariant(Trainer *tr, int64_t step, double *loss, double *wsum,
     int64_t first, count; /* shards */
     comm_slice(tr->shards.n_shards, comm->rank, comm->size, &first, &count);
     if (count > 0) fill_rows(tr, step, first * S, count * S);
+    *scored = scored_count(tr->weights, count * S * T);
     for (int64_t j = 0; j < count; j++)
         tr->shards.stats[2 * j] = weight_sum(tr->weights + j * S * T, (int64_t)S * T);
     comm_sum_exact_f64(comm, tr->shards.stats, count, 2, 1, tr->shards.n_shards,
@@ -119,16 +130,19 @@ static int step_invariant(Trainer *tr, int64_t step, double *loss, double *wsum,
 int train_step(Trainer *tr, int64_t step, StepStats *out, Err *e) {
     const Config *cfg = tr->cfg;
     double loss = 0.0, wsum = 0.0;
-    int finite = tr->shards.on ? step_invariant(tr, step, &loss, &wsum, e)
-                               : step_rank_count(tr, step, &loss, &wsum, e);
+    int64_t scored = 0;
+    int finite = tr->shards.on ? step_invariant(tr, step, &loss, &wsum, &scored, e)
+                               : step_rank_count(tr, step, &loss, &wsum, &scored, e);
     if (finite < 0) return -1;
+    comm_allreduce_sum_i64(tr->comm, &scored, 1); /* integers: exact in any order */
+    const int64_t processed = (int64_t)cfg->batch.global * cfg->batch.seq_len;
     float lr = lr_at(&cfg->optim, step, tr->total_steps) * tr->lr_scale;
     double norm = finite ? grad_global_norm(tr->grads) : NAN;
     if (!isfinite(norm)) finite = 0;
     if (!finite) {
         /* every rank reaches the same verdict: the sums carry the NaN or Inf to all */
         if (cfg->optim.nonfinite == NONFINITE_SKIP) {
-            *out = (StepStats){loss, wsum, NAN, lr, 1};
+            *out = (StepStats){loss, wsum, NAN, lr, 1, processed, scored};
             return 0;
         }
         char where[CFG_PATH_MAX + 64];
@@ -145,7 +159,7 @@ int train_step(Trainer *tr, int64_t step, StepStats *out, Err *e) {
     }
     grad_clip(tr->grads, norm, (float)cfg->optim.clip);
     adamw_step(&tr->opt, tr->params, tr->grads, tr->active, lr);
-    *out = (StepStats){loss, wsum, norm, lr, 0};
+    *out = (StepStats){loss, wsum, norm, lr, 0, processed, scored};
     return 0;
 }
 

@@ -85,7 +85,9 @@ typedef struct StepStats {
     double weight;    /* global sum of loss weights */
     double grad_norm; /* before clipping */
     float lr;
-    int skipped; /* the loss or a gradient was not finite and optim.nonfinite = "skip" */
+    int skipped;       /* the loss or a gradient was not finite and optim.nonfinite = "skip" */
+    int64_t processed; /* tokens the step's forward passes read: batch.global * batch.seq_len */
+    int64_t scored;    /* of those, the ones with a loss weight (the loss mask's tokens) */
 } StepStats;
 
 /* Builds the model, adapters, optimizer and batch source for this rank. With write_run_dir,
