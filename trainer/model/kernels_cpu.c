@@ -495,8 +495,11 @@ static inline int dropout_kept(uint64_t key, uint32_t sub, uint64_t e, float p, 
     return (float)(w[e % 4] >> 8) * (1.0f / 16777216.0f) >= p;
 }
 
-static void dropout_forward(float *out, const float *x, int rows, int cols, float p, uint64_t key,
-                            uint32_t sub, uint64_t row0) {
+/* Dropout over rows [row0, row0 + rows) of a [*, cols] activation: forward writes
+ * out = mask * x / (1 - p); backward adds mask * dy / (1 - p) into dx. The mask is a pure
+ * function of (key, sub, element index), so both passes draw the same one. */
+static void dropout_rows(float *out, const float *in, int rows, int cols, float p, uint64_t key,
+                         uint32_t sub, uint64_t row0, int accumulate) {
     const float keep = 1.0f / (1.0f - p);
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < rows; r++) {
@@ -504,23 +507,23 @@ static void dropout_forward(float *out, const float *x, int rows, int cols, floa
         uint32_t w[4];
         for (int c = 0; c < cols; c++) {
             size_t i = (size_t)r * cols + c;
-            out[i] = dropout_kept(key, sub, base + (uint64_t)c, p, w, c == 0) ? x[i] * keep : 0.0f;
+            int kept = dropout_kept(key, sub, base + (uint64_t)c, p, w, c == 0);
+            if (!accumulate)
+                out[i] = kept ? in[i] * keep : 0.0f;
+            else if (kept)
+                out[i] += in[i] * keep;
         }
     }
 }
 
+static void dropout_forward(float *out, const float *x, int rows, int cols, float p, uint64_t key,
+                            uint32_t sub, uint64_t row0) {
+    dropout_rows(out, x, rows, cols, p, key, sub, row0, 0);
+}
+
 static void dropout_backward(float *dx, const float *dy, int rows, int cols, float p, uint64_t key,
                              uint32_t sub, uint64_t row0) {
-    const float keep = 1.0f / (1.0f - p);
-#pragma omp parallel for schedule(static)
-    for (int row = 0; row < rows; row++) {
-        const uint64_t base = (row0 + (uint64_t)row) * (uint64_t)cols;
-        uint32_t w[4];
-        for (int c = 0; c < cols; c++) {
-            size_t i = (size_t)row * cols + c;
-            if (dropout_kept(key, sub, base + (uint64_t)c, p, w, c == 0)) dx[i] += dy[i] * keep;
-        }
-    }
+    dropout_rows(dx, dy, rows, cols, p, key, sub, row0, 1);
 }
 
 /* ---- optimizer ------------------------------------------------------------------------- */
