@@ -30,14 +30,10 @@ int manifest_add(const ManifestRun *run, const char *rel, const TrainState *st, 
     char path[MANIFEST_PATH_MAX], fp[MANIFEST_PATH_MAX];
     if (path_join(path, sizeof path, e, "%s/manifest.json", run->run_dir) != 0) return -1;
     cJSON *m = NULL;
-    size_t n = 0;
     struct stat sb;
     if (stat(path, &sb) == 0) {
-        char *text = file_read_all(path, &n, e);
-        if (!text) return -1;
-        m = cJSON_ParseWithLength(text, n);
-        free(text);
-        if (!m) return err_set(e, "%s: not valid JSON; the manifest is damaged", path);
+        m = json_read_file(path, e);
+        if (!m) return err_prefix(e, "the manifest is damaged");
     } else {
         m = cJSON_CreateObject();
         cJSON_AddStringToObject(m, "imprint", IMPRINT_VERSION);
@@ -162,13 +158,10 @@ static int choose(const char *run_dir, int fallback, int rewrite, int quiet, int
                   char *rel, size_t n_rel, int *ranks, Err *e) {
     char path[MANIFEST_PATH_MAX];
     if (path_join(path, sizeof path, e, "%s/manifest.json", run_dir) != 0) return -1;
-    size_t n = 0;
-    char *text = file_read_all(path, &n, e);
-    if (!text)
-        return err_prefix(e, "--resume %s: no manifest, so no finished stage to resume from",
-                          run_dir);
-    cJSON *m = cJSON_ParseWithLength(text, n);
-    free(text);
+    if (stat(path, &(struct stat){0}) != 0)
+        return err_set(e, "--resume %s: no manifest, so no finished stage to resume from", run_dir);
+    cJSON *m = json_read_file(path, e);
+    if (!m) return err_prefix(e, "--resume %s: the manifest is damaged", run_dir);
     cJSON *list = cJSON_GetObjectItemCaseSensitive(m, "checkpoints");
     int count = cJSON_GetArraySize(list);
     if (!m || count == 0) {
