@@ -425,7 +425,9 @@ int apply_override(Loader *L, const char *ov) {
     Tree *t = L->t;
     if (t->n_over >= CFG_MAX_OVERRIDES)
         return err_set(e, "%s: too many overrides (at most %d)", where, CFG_MAX_OVERRIDES);
-    snprintf(t->over[t->n_over], CFG_NAME_MAX, "%s", canon); /* checked to fit above */
+    if (strlen(canon) >= sizeof t->over[0]) /* checked to fit above; kept for the compiler */
+        return err_set(e, "%s: the key is too long", where);
+    memcpy(t->over[t->n_over], canon, strlen(canon) + 1);
     snprintf(t->over_as[t->n_over], sizeof t->over_as[0], "%s", key);
     t->n_over++;
     return 0;

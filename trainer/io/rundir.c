@@ -53,7 +53,7 @@ int rundir_inspect(const char *run_dir, RunDirInfo *info, Err *e) {
         const cJSON *list = m ? cJSON_GetObjectItemCaseSensitive(m, "checkpoints") : NULL;
         if (!m || !cJSON_IsArray(list)) {
             info->manifest_damaged = 1;
-            snprintf(info->damage, sizeof info->damage, "%s",
+            snprintf(info->damage, sizeof info->damage, "%.500s",
                      m ? "it has no \"checkpoints\" list" : why.msg);
         } else if ((info->n_stages = cJSON_GetArraySize(list)) > 0) {
             const cJSON *last = cJSON_GetArrayItem(list, info->n_stages - 1);
