@@ -53,12 +53,6 @@ typedef struct EvalRun {
     int n_external;
 } EvalRun;
 
-static int eval_rows(const Config *cfg, const Comm *comm) {
-    if (cfg->reproducibility == REPRO_INVARIANT)
-        return cfg->batch.shard > INVARIANT_EVAL_ROWS ? cfg->batch.shard : INVARIANT_EVAL_ROWS;
-    return (int)((cfg->batch.global + comm->size - 1) / comm->size);
-}
-
 /* --adapter: a run directory (the newest finished stage its manifest names), a stage directory
  * (its adapter.safetensors), or an adapter file. */
 static int resolve_adapter(const char *arg, char *path, size_t n, Err *e) {
@@ -102,7 +96,7 @@ static int build_adapter(EvalRun *r, const Config *cfg, Err *e) {
 
 static int eval_run_build(EvalRun *r, const Config *cfg, const Comm *comm, const EvalOptions *o,
                           Err *e) {
-    r->rows = eval_rows(cfg, comm);
+    r->rows = train_model_rows(cfg, comm->size); /* as in training: the same bits */
     r->adapter_step = -1;
     if (o->adapter) {
         r->has_adapter = 1;
@@ -131,11 +125,8 @@ static int eval_run_build(EvalRun *r, const Config *cfg, const Comm *comm, const
                        "the training config, or --chains FILE",
                        cfg->source);
     if (train_load_tokenizer(cfg, tokdir, r->model.cfg.vocab, &r->tok, e) != 0) return -1;
-    const CurriculumConfig *cc = &cfg->curriculum;
-    const char *paths[CFG_MAX_LIBRARIES];
-    for (int i = 0; i < cc->n_libraries; i++) paths[i] = cc->libraries[i];
-    if (chainlib_load(&r->lib, paths, cc->n_libraries, e) != 0) return -1;
-    return train_build_curriculum(cfg, r->lib, r->tok, &r->cur, e);
+    if (train_load_library(cfg, &r->lib, e) != 0) return -1;
+    return train_build_curriculum(cfg, r->lib, r->tok, r->model.cfg.n_ctx, &r->cur, e);
 }
 
 static void eval_run_free(EvalRun *r) {

@@ -197,6 +197,12 @@ static int prepare_run_dir(const Trainer *tr, const TrainOptions *opt, Err *e) {
     return 0;
 }
 
+int train_model_rows(const Config *cfg, int ranks) {
+    if (cfg->reproducibility == REPRO_INVARIANT)
+        return cfg->batch.shard > INVARIANT_EVAL_ROWS ? cfg->batch.shard : INVARIANT_EVAL_ROWS;
+    return (int)((cfg->batch.global + ranks - 1) / ranks);
+}
+
 int train_setup(Trainer *tr, const Config *cfg, Comm *comm, const TrainOptions *opt,
                 int write_run_dir, Err *e) {
     memset(tr, 0, sizeof *tr);
@@ -215,12 +221,10 @@ int train_setup(Trainer *tr, const Config *cfg, Comm *comm, const TrainOptions *
         tr->shards.n_shards = global / cfg->batch.shard;
         tr->shards.max_shards = (int)((tr->shards.n_shards + size - 1) / size);
         tr->max_rows = tr->shards.max_shards * cfg->batch.shard;
-        tr->model_rows =
-            cfg->batch.shard > INVARIANT_EVAL_ROWS ? cfg->batch.shard : INVARIANT_EVAL_ROWS;
     } else {
         tr->max_rows = (int)((global + size - 1) / size);
-        tr->model_rows = tr->max_rows;
     }
+    tr->model_rows = train_model_rows(cfg, size);
     if (train_build_model(&tr->model, cfg, tr->model_rows, e) != 0) return -1;
     if (build_learner(tr, e) != 0) return -1;
     if (tr->shards.on) {

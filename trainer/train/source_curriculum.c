@@ -100,9 +100,15 @@ int train_load_tokenizer(const Config *cfg, const char *dir, int vocab, Tokenize
     return 0;
 }
 
-/* context: the model's, for the message about a chain too long for batch.seq_len (0: unknown) */
-static int build_curriculum(const Config *cfg, const ChainLib *lib, Tokenizer *tok, int context,
-                            Curriculum **cur, Err *e) {
+int train_load_library(const Config *cfg, ChainLib **lib, Err *e) {
+    const CurriculumConfig *cc = &cfg->curriculum;
+    const char *paths[CFG_MAX_LIBRARIES];
+    for (int i = 0; i < cc->n_libraries; i++) paths[i] = cc->libraries[i];
+    return chainlib_load(lib, paths, cc->n_libraries, e);
+}
+
+int train_build_curriculum(const Config *cfg, const ChainLib *lib, Tokenizer *tok, int context,
+                           Curriculum **cur, Err *e) {
     const CurriculumConfig *cc = &cfg->curriculum;
     char where[CFG_PATH_MAX + 64];
     CurriculumSpec spec = {.stages = cc->stages, /* the config holds the curriculum's own specs */
@@ -121,20 +127,13 @@ static int build_curriculum(const Config *cfg, const ChainLib *lib, Tokenizer *t
     return 0;
 }
 
-int train_build_curriculum(const Config *cfg, const ChainLib *lib, Tokenizer *tok, Curriculum **cur,
-                           Err *e) {
-    return build_curriculum(cfg, lib, tok, cfg->model.random ? cfg->model.context : 0, cur, e);
-}
-
 /* Loads the tokenizer and chain libraries and builds the curriculum (every pool and eval set). */
 static int curriculum_source_build(CurriculumSource *cs, Trainer *tr, Err *e) {
     const Config *cfg = tr->cfg;
-    const CurriculumConfig *cc = &cfg->curriculum;
     if (train_load_tokenizer(cfg, tr->tokenizer, tr->model.cfg.vocab, &cs->tok, e) != 0) return -1;
-    const char *paths[CFG_MAX_LIBRARIES];
-    for (int i = 0; i < cc->n_libraries; i++) paths[i] = cc->libraries[i];
-    if (chainlib_load(&cs->lib, paths, cc->n_libraries, e) != 0) return -1;
-    if (build_curriculum(cfg, cs->lib, cs->tok, tr->model.cfg.n_ctx, &cs->cur, e) != 0) return -1;
+    if (train_load_library(cfg, &cs->lib, e) != 0) return -1;
+    if (train_build_curriculum(cfg, cs->lib, cs->tok, tr->model.cfg.n_ctx, &cs->cur, e) != 0)
+        return -1;
     const EvalItem *sets[EVAL_COUNT];
     int n_items[EVAL_COUNT];
     for (int s = 0; s < EVAL_COUNT; s++)

@@ -110,6 +110,10 @@ int train_failure_agreed(Comm *comm, int failed, Err *e);
 
 /* ---- what a config builds, also for `imprint eval` ---------------------------------------- */
 
+/* Rows (sequences) one forward pass takes on `ranks` ranks: this rank's share of the global
+ * batch, or in invariant mode the larger of batch.shard and INVARIANT_EVAL_ROWS (fixed, so
+ * evaluation batches do not depend on the rank count). */
+int train_model_rows(const Config *cfg, int ranks);
 /* The base model a config names (loaded, or a seeded random init), with activations for `rows`
  * sequences of batch.seq_len tokens. */
 int train_build_model(GPT2 *m, const Config *cfg, int rows, Err *e);
@@ -121,10 +125,13 @@ void train_find_tokenizer(const Config *cfg, char *out, size_t n);
 /* The tokenizer in dir, checked for chains: it fits the model's vocabulary and has an end
  * token. A message naming model.tokenizer when dir is "". */
 int train_load_tokenizer(const Config *cfg, const char *dir, int vocab, Tokenizer **tok, Err *e);
+/* The chain libraries of curriculum.library. */
+int train_load_library(const Config *cfg, ChainLib **lib, Err *e);
 /* The curriculum the config's curriculum group describes over lib (every pool and eval split;
- * the same seed gives the same splits). */
-int train_build_curriculum(const Config *cfg, const ChainLib *lib, Tokenizer *tok, Curriculum **cur,
-                           Err *e);
+ * the same seed gives the same splits). context: the model's, named in the message about a chain
+ * too long for batch.seq_len (0: unknown). */
+int train_build_curriculum(const Config *cfg, const ChainLib *lib, Tokenizer *tok, int context,
+                           Curriculum **cur, Err *e);
 /* The tokenizer as the curriculum sees it (a callback; EOT from the tokenizer). */
 CurriculumTokenizer train_curriculum_tokenizer(Tokenizer *tok);
 
