@@ -8,13 +8,7 @@
 #   * a corrupted checkpoint is refused on resume, naming the file; so is a changed config,
 #     naming the keys that differ.
 set -euo pipefail
-BIN=${IMPRINT_BIN:-build/imprint}
-MPIRUN=${MPIRUN:-mpirun}
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
-T=$(mktemp -d /tmp/imprint-resume-XXXXXX)
-trap 'rm -rf "$T"' EXIT
-passed=0 failed=0
-check() { if eval "$1"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $2"; fi; }
+. "$(dirname "$0")/lib.sh" resume
 
 "$BIN" tokenizer-train --vocab 600 --out "$T/tok" tests/data/chains/mini.cfg >/dev/null
 cat >"$T/run.cfg" <<CFG

@@ -11,13 +11,7 @@
 #     skipped (no update) and counted ("skip"), identically on 1 and 2 ranks;
 #   * a malformed IMPRINT_FAULT is refused with the byte offset.
 set -euo pipefail
-BIN=${IMPRINT_BIN:-build/imprint}
-MPIRUN=${MPIRUN:-mpirun}
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
-T=$(mktemp -d /tmp/imprint-faults-XXXXXX)
-trap 'rm -rf "$T"' EXIT
-passed=0 failed=0
-check() { if eval "$1"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $2"; fi; }
+. "$(dirname "$0")/lib.sh" faults
 
 "$BIN" tokenizer-train --vocab 600 --out "$T/tok" tests/data/chains/mini.cfg >/dev/null
 cat >"$T/run.cfg" <<CFG

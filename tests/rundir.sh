@@ -12,12 +12,7 @@
 #   * a stage checkpoint removes the mid-stage checkpoints it supersedes, from the manifest and
 #     the disk, and the run still ends with the bytes of an uninterrupted one.
 set -euo pipefail
-BIN=${IMPRINT_BIN:-build/imprint}
-MPIRUN=${MPIRUN:-mpirun}
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
-T=$(mktemp -d /tmp/imprint-rundir-XXXXXX)
-trap 'rm -rf "$T"' EXIT
-passed=0 failed=0
+. "$(dirname "$0")/lib.sh" rundir
 check() { if eval "$1"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $2"; sed 's/^/    | /' "$T/out" | head -20; fi; }
 has() { grep -q -- "$1" "$T/out"; }
 tok() { # run dir, extra args... (token-file run of configs/tiny.cfg; output in $T/out, status in $rc)
