@@ -184,6 +184,44 @@ expect "eval adapter missing" 1 "--adapter $T/none: No such file or directory" -
 expect "eval json needs a path" 2 "--json needs a path" -- "$BIN" eval configs/tiny.cfg --json
 
 # ---- under MPI: one message, every rank exits non-zero --------------------------------------------
+# ---- imprint probe ------------------------------------------------------------------------------
+M=models/brown-gpt2-small
+expect "probe: no model" 1 "probe: no MODEL given; usage: imprint probe MODEL [--tokenizer DIR]" -- \
+    "$BIN" probe
+expect "probe: unknown option" 1 "probe: unknown option '--spam'; usage: imprint probe" -- \
+    "$BIN" probe "$M" --spam 3
+expect "probe: option without value" 1 "probe: --span needs a value" -- "$BIN" probe "$M" --span
+expect "probe: span not a number" 1 "probe: --span must be an integer in [2, 1048576], got 'ten'" -- \
+    "$BIN" probe "$M" --span ten
+expect "probe: one copy" 1 "probe: --reps must be an integer in [2, 1048576], got '1'" -- \
+    "$BIN" probe "$M" --reps 1
+expect "probe: negative seed" 1 "probe: --seed must be a non-negative integer, got '-1'" -- \
+    "$BIN" probe "$M" --seed -1
+expect "probe: two models" 1 "probe: unexpected argument 'x' (the model is already '$M')" -- \
+    "$BIN" probe "$M" x
+expect "probe: longer than the context" 1 \
+    "probe: --span 50 x --reps 3 = 150 tokens do not fit the context of $M (128 positions); lower --span or --reps so that span x reps <= 128" \
+    -- "$BIN" probe "$M" --reps 3
+expect "probe: missing model" 1 "$T/nomodel: not found" -- "$BIN" probe "$T/nomodel"
+expect "probe: missing tokenizer" 1 "probe: --tokenizer: $T/notok" -- \
+    "$BIN" probe "$M" --tokenizer "$T/notok"
+expect "probe: json dir" 1 "--json $T/nodir/p.json: the directory $T/nodir does not exist" -- \
+    "$BIN" probe "$M" --json "$T/nodir/p.json"
+expect "probe: missing text" 1 "probe: --text: $T/none.txt: cannot open" -- \
+    "$BIN" probe "$M" --text "$T/none.txt"
+printf '\n\n  \n\n' >"$T/blank.txt"
+expect "probe: empty text" 1 "probe: --text $T/blank.txt: holds no text; give a file of documents separated by blank lines" \
+    -- "$BIN" probe "$M" --text "$T/blank.txt"
+printf 'A short one.\n\nAnother short one.\n' >"$T/short.txt"
+expect "probe: passages too short" 1 \
+    "probe: --text $T/short.txt: none of its 2 documents has 50 tokens (the longest has 5); lower --span to at most 5" \
+    -- "$BIN" probe "$M" --text "$T/short.txt"
+mkdir -p "$T/bare"
+ln -s "$PWD/$M/config.json" "$PWD/$M/model.safetensors" "$T/bare/"
+expect "probe: text without a tokenizer" 1 \
+    "probe: --text $T/short.txt needs the model's tokenizer, and $T/bare has no vocab.json; give it with --tokenizer DIR" \
+    -- "$BIN" probe "$T/bare" --text "$T/short.txt"
+
 out=$("$MPIRUN" --oversubscribe -np 2 "$BIN" train configs/tiny.cfg --set lora.rnk=3 2>&1)
 status=$?
 n=$(printf '%s\n' "$out" | grep -c "unknown key 'lora.rnk'")

@@ -25,8 +25,9 @@ def load_safetensors(path):
     return out, meta
 
 
-def gpt2_forward(P, cfg, lora, scale, tokens):
-    """Plain GPT-2 (HF Conv1D layout: y = x @ W + b) with per-projection LoRA on q, k, v, o."""
+def gpt2_forward(P, cfg, lora, scale, tokens, atts=None):
+    """Plain GPT-2 (HF Conv1D layout: y = x @ W + b) with per-projection LoRA on q, k, v, o.
+    atts, a list, gets each layer's attention probabilities [B, NH, T, T] appended."""
     L, C, NH = cfg["n_layer"], cfg["n_embd"], cfg["n_head"]
     Bsz, T = tokens.shape
     hs = C // NH
@@ -51,6 +52,8 @@ def gpt2_forward(P, cfg, lora, scale, tokens):
         q, k, v = (z.view(Bsz, T, NH, hs).transpose(1, 2) for z in (q, k, v))
         att = (q @ k.transpose(-2, -1)) / math.sqrt(hs)
         att = att.masked_fill(~mask, float("-inf")).softmax(-1)
+        if atts is not None:
+            atts.append(att)
         y = (att @ v).transpose(1, 2).reshape(Bsz, T, C)
         x = x + y @ p("attn.c_proj.weight") + p("attn.c_proj.bias") + adapter(l, "o", y)
         h = F.layer_norm(x, (C,), p("ln_2.weight"), p("ln_2.bias"), eps)

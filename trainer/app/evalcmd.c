@@ -174,9 +174,10 @@ static int score(EvalRun *r, const Config *cfg, Comm *comm, ReportRow *rows, int
     return rc;
 }
 
-/* A --json path is refused before the eval runs when its directory is missing or not writable
- * (naming the path the user gave). */
-static int check_json_path(const char *path, Err *e) {
+/* A --json path is refused before the work starts when its directory is missing or not
+ * writable (naming the path the user gave). */
+int json_out_check(const char *path, Err *e) {
+    if (!strcmp(path, "-")) return 0;
     char dir[CFG_PATH_MAX + 64];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
@@ -198,6 +199,13 @@ static int check_json_path(const char *path, Err *e) {
     return 0;
 }
 
+int json_out_write(const char *path, const char *text, Err *e) {
+    if (strcmp(path, "-") != 0) return file_write_atomic(path, text, strlen(text), e);
+    if (fputs(text, stdout) == EOF || fputc('\n', stdout) == EOF || fflush(stdout) != 0)
+        return err_set(e, "--json -: cannot write to stdout: %s", strerror(errno));
+    return 0;
+}
+
 static int write_json(const Config *cfg, const EvalOptions *o, const EvalRun *r,
                       const ReportRow *rows, int n, Err *e) {
     cJSON *j = cJSON_CreateObject();
@@ -214,13 +222,7 @@ static int write_json(const Config *cfg, const EvalOptions *o, const EvalRun *r,
     report_add_splits(j, rows, n);
     char *text = cJSON_Print(j);
     cJSON_Delete(j);
-    int rc = 0;
-    if (!strcmp(o->json, "-")) {
-        if (fputs(text, stdout) == EOF || fputc('\n', stdout) == EOF || fflush(stdout) != 0)
-            rc = err_set(e, "--json -: cannot write to stdout: %s", strerror(errno));
-    } else {
-        rc = file_write_atomic(o->json, text, strlen(text), e);
-    }
+    int rc = json_out_write(o->json, text, e);
     free(text);
     return rc;
 }
@@ -230,7 +232,7 @@ int eval_command(const Config *cfg, Comm *comm, const EvalOptions *o, Err *e) {
     memset(&r, 0, sizeof r);
     const int json_stdout = o->json && !strcmp(o->json, "-");
     /* a setup failure on one rank is every rank's: all return together, printed once */
-    int rc = o->json && !json_stdout && check_json_path(o->json, e) != 0;
+    int rc = o->json && json_out_check(o->json, e) != 0;
     if (rc == 0) rc = eval_run_build(&r, cfg, comm, o, e) != 0;
     rc = train_failure_agreed(comm, rc, e);
     ReportRow rows[EVAL_COUNT];

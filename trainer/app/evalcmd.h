@@ -19,4 +19,10 @@ typedef struct EvalOptions {
 
 int eval_command(const Config *cfg, Comm *comm, const EvalOptions *o, Err *e);
 
+/* --json OUT|- of the commands that report (eval, probe). json_out_check refuses a path whose
+ * directory is missing or not writable, or that is a directory, before any work is done ("-" is
+ * stdout and always fine); json_out_write writes text there (atomically for a file). */
+int json_out_check(const char *path, Err *e);
+int json_out_write(const char *path, const char *text, Err *e);
+
 #endif

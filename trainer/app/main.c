@@ -10,6 +10,7 @@
 #include "comm.h"
 #include "config.h"
 #include "evalcmd.h"
+#include "probecmd.h"
 #include "tools.h"
 #include "train.h"
 #include "util.h"
@@ -55,6 +56,12 @@ static const char *USAGE =
     "      Write a model (HF dir or llm.c .bin) as an HF GPT-2 dir, optionally in BF16.\n"
     "  imprint generate MODEL [--tokenizer DIR] [--tokens N] PROMPT...\n"
     "      Greedy continuation of each prompt.\n"
+    "  imprint probe MODEL [--tokenizer DIR] [--text FILE] [--span N] [--reps N] [--seed N]\n"
+    "                [--json OUT|-]\n"
+    "      Can the model copy? Every head's previous-token, induction and copying scores, and\n"
+    "      the loss on the first and the second copy of random token sequences and (--text)\n"
+    "      of text passages (documents separated by blank lines): the first --span tokens\n"
+    "      (default 50), repeated --reps times (default 2). --json - writes the JSON to stdout.\n"
     "  imprint version\n"
     "  imprint help | --help | -h\n"
     "\n"
@@ -80,8 +87,9 @@ typedef struct Cli {
 } Cli;
 
 /* In the order USAGE lists them. */
-static const char *COMMANDS[] = {"train",    "pretrain", "eval",     "config",  "tokenizer-train",
-                                 "tokenize", "export",   "generate", "version", "help"};
+static const char *COMMANDS[] = {"train",           "pretrain", "eval",   "config",
+                                 "tokenizer-train", "tokenize", "export", "generate",
+                                 "probe",           "version",  "help"};
 
 static int parse_cli(Cli *cli, int argc, char **argv, Err *e) {
     memset(cli, 0, sizeof *cli);
@@ -187,7 +195,8 @@ int main(int argc, char **argv) {
     } tools[] = {{"tokenizer-train", tool_tokenizer_train},
                  {"tokenize", tool_tokenize},
                  {"export", tool_export},
-                 {"generate", tool_generate}};
+                 {"generate", tool_generate},
+                 {"probe", probe_command}};
     for (size_t i = 0; argc >= 2 && i < sizeof tools / sizeof *tools; i++)
         if (!strcmp(argv[1], tools[i].name)) {
             if (tools[i].fn(argc - 2, argv + 2, &e) != 0) die("%s", e.msg);

@@ -118,6 +118,19 @@ int tool_tokenizer_train(int argc, char **argv, Err *e) {
 /* ---- tokenize
  * ------------------------------------------------------------------------------------ */
 
+int text_next_document(const char *text, size_t n, size_t *start, size_t *end) {
+    size_t s = *start;
+    if (s > 0) /* the blank lines between documents; the text's own first byte starts one */
+        while (s < n && text[s] == '\n') s++;
+    if (s >= n) return 0;
+    size_t x = s;
+    while (x < n && !(text[x] == '\n' && x + 1 < n && text[x + 1] == '\n')) x++;
+    if (x < n) x++; /* keep the document's own last newline */
+    *start = s;
+    *end = x;
+    return 1;
+}
+
 int tool_tokenize(int argc, char **argv, Err *e) {
     static const char *const allowed[] = {"tokenizer", NULL};
     Opts o;
@@ -142,12 +155,9 @@ int tool_tokenize(int argc, char **argv, Err *e) {
     const int eot = tok_eot(t);
     size_t cap = n / 2 + 1024, count = 0, docs = 0;
     uint16_t *ids = xmalloc(sizeof(uint16_t) * cap, "token ids");
-    size_t start = 0;
+    size_t start = 0, end = 0;
     int rc = 0;
-    while (start < n && rc == 0) {
-        size_t end = start;
-        while (end < n && !(text[end] == '\n' && end + 1 < n && text[end + 1] == '\n')) end++;
-        if (end < n) end++; /* keep the document's own last newline */
+    while (rc == 0 && text_next_document(text, n, &start, &end)) {
         int32_t *doc = NULL;
         size_t m = 0;
         rc = tok_encode(t, text + start, end - start, &doc, &m, e);
@@ -164,7 +174,6 @@ int tool_tokenize(int argc, char **argv, Err *e) {
         }
         free(doc);
         start = end;
-        while (start < n && text[start] == '\n') start++;
     }
     if (rc == 0) rc = data_write_llmc(o.pos[1], ids, (int64_t)count, e);
     if (rc == 0)
