@@ -67,7 +67,7 @@ static const char CODA[] = "nmrlstkpgx";
 /* One candidate word from 16 random bytes. */
 static void nonce_candidate(const uint32_t w[4], char out[NONCE_MAX]) {
     const uint8_t *b = (const uint8_t *)w;
-    int n_syl = (b[0] & 7) < 2 ? 1 : (b[0] & 7) < 6 ? 2 : 3, at = 1, len = 0;
+    int n_syl = (b[0] & 7) < 1 ? 1 : (b[0] & 7) < 5 ? 2 : 3, at = 1, len = 0; /* 1/8, 1/2, 3/8 */
     for (int s = 0; s < n_syl; s++) {
         out[len++] = ONSET[b[at++] % (sizeof ONSET - 1)];
         out[len++] = VOWEL[b[at++] % (sizeof VOWEL - 1)];
