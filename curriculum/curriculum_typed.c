@@ -101,17 +101,21 @@ static int typed_too_long(const Curriculum *c, const Chain *ch, const char *what
         if (m < 0) break;
         used += (size_t)m;
     }
+    char raise[160];
+    snprintf(raise, sizeof raise, ", or raise %s to at least %d", name, need);
     if (sp->context > 0 && need <= sp->context)
-        snprintf(ctx, sizeof ctx, "; the model's context is %d, so %s may go up to %d", sp->context,
-                 name, sp->context);
-    else if (sp->context > 0)
-        snprintf(ctx, sizeof ctx, "; the model's context is %d, too short for it as well",
+        snprintf(ctx, sizeof ctx, " (the model's context is %d)", sp->context);
+    else if (sp->context > 0) {
+        snprintf(ctx, sizeof ctx, " (the model's context is %d, too short for it as well)",
                  sp->context);
+        raise[0] = '\0';
+    }
     return err_set(e,
                    "%s:%d: chain \"%s\" (%s) rendered with the longest entries of its slot "
                    "types (%s) needs %d tokens with its EOT, but %s is %d%s; shorten its "
-                   "templates, filter the longest entries out of its lexicons, or raise %s",
-                   f->path, ch->line, ch->id, what, entries, need, name, sp->seq_len, ctx, name);
+                   "templates%sfilter the longest entries out of its lexicons%s",
+                   f->path, ch->line, ch->id, what, entries, need, name, sp->seq_len, ctx,
+                   raise[0] ? ", " : " or ", raise);
 }
 
 /* Renders spec and tokenizes it; *n_tokens, and the rendered length in *bytes. */

@@ -10,6 +10,7 @@
 
 #include <libconfig.h>
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -69,8 +70,13 @@ int ld_lexicons(const Loader *L, const config_setting_t *root, LibFile *f) {
                            "path (it is relative to this library file)",
                            path, type);
         if (lexicon_read(L->lib->arena, lx, &le) != 0) {
-            snprintf(L->e->msg, sizeof L->e->msg, "%s", le.msg);
-            return -1;
+            size_t np = strlen(path);
+            if (strncmp(le.msg, path, np) == 0 && le.msg[np] == ':' &&
+                isdigit((unsigned char)le.msg[np + 1]))
+                return err_set(L->e, "%s", le.msg); /* a bad line: <lexicon>:<line>: ... */
+            return ld_lerr(
+                L, s, "lexicon for type \"%s\": %s (the path is relative to this library file)",
+                type, le.msg);
         }
         if (lx->n[LEX_TRAIN] + lx->n[LEX_HELDOUT] == 0)
             return ld_lerr(L, s,
@@ -104,7 +110,10 @@ int ld_slot_decl(const Loader *L, Chain *ch, const config_setting_t *g) {
         return ld_lerr(L, g,
                        "slots of chain \"%s\" must be a group; write slots = { X = \"animal\"; };",
                        ch->id);
-    for (int i = 0; i < config_setting_length(g) && i < CHAIN_MAX_SLOTS; i++) {
+    if (config_setting_length(g) > CHAIN_MAX_SLOTS)
+        return ld_lerr(L, g, "slots of chain \"%s\" types more than %d slots; type fewer", ch->id,
+                       CHAIN_MAX_SLOTS);
+    for (int i = 0; i < config_setting_length(g); i++) {
         const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
         const char *name = config_setting_name(s);
         if (!ld_name_ok(name, 1))
@@ -113,8 +122,12 @@ int ld_slot_decl(const Loader *L, Chain *ch, const config_setting_t *g) {
                 "slot name \"%s\" in slots of chain \"%s\" must start with an upper-case "
                 "letter ([A-Z][A-Za-z0-9_]*); rename it",
                 name, ch->id);
-        const char *type =
-            config_setting_type(s) == CONFIG_TYPE_STRING ? config_setting_get_string(s) : "";
+        if (config_setting_type(s) != CONFIG_TYPE_STRING)
+            return ld_lerr(L, s,
+                           "slot %s of chain \"%s\" must name its type as a string; write %s = "
+                           "\"animal\";",
+                           name, ch->id, name);
+        const char *type = config_setting_get_string(s);
         int lex = lexicon_of(L, f, type);
         if (lex < 0 && name_index(type, SHIPPED_TYPES, N_SHIPPED) >= 0)
             return ld_lerr(L, s,

@@ -469,6 +469,10 @@ static void test_errors(void) {
     expect_error("lexicon file missing", "lex/animal.txt", "lex/nope.txt", NULL, 2,
                  "lex/nope.txt\" for type \"animal\" is missing or unreadable",
                  "relative to this library file");
+    expect_error("lexicon is a directory", "lex/animal.txt\"", "lex\"", NULL, 2,
+                 "lexicon for type \"animal\": ", "relative to this library file");
+    expect_error("slot type not a string", "A = \"animal\";", "A = 3;", NULL, 6,
+                 "slot A of chain \"c1\" must name its type as a string", NULL);
     expect_error("empty lexicon", "lex/animal.txt", "lex/empty.txt", NULL, 2,
                  "for type \"animal\" has no entries", NULL);
     expect_error("bad entry", "lex/animal.txt", "lex/bad.txt", "lex/bad.txt", 2,
