@@ -13,6 +13,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* The types docs/chains.md ships lexicons for (curriculum/lexicons/<type>.txt). */
@@ -64,11 +65,13 @@ int ld_lexicons(const Loader *L, const config_setting_t *root, LibFile *f) {
             return ld_lerr(L, s, "the path of %s is too long; shorten it", what);
         lx->path = lib_arena_strndup(L->lib->arena, path, strlen(path));
         Err le;
-        if (access(path, R_OK) != 0)
-            return ld_lerr(L, s,
-                           "lexicon file \"%s\" for type \"%s\" is missing or unreadable; fix the "
-                           "path (it is relative to this library file)",
-                           path, type);
+        struct stat sb;
+        if (access(path, R_OK) != 0 || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+            return ld_lerr(
+                L, s,
+                "lexicon file \"%s\" for type \"%s\" is missing, unreadable or not a file; "
+                "fix the path (it is relative to this library file)",
+                path, type);
         if (lexicon_read(L->lib->arena, lx, &le) != 0) {
             size_t np = strlen(path);
             if (strncmp(le.msg, path, np) == 0 && le.msg[np] == ':' &&

@@ -467,10 +467,10 @@ static void test_errors(void) {
                  "type \"food\", but this library declares no lexicon for it",
                  "add food = \"../lexicons/food.txt\"; to lexicons");
     expect_error("lexicon file missing", "lex/animal.txt", "lex/nope.txt", NULL, 2,
-                 "lex/nope.txt\" for type \"animal\" is missing or unreadable",
+                 "lex/nope.txt\" for type \"animal\" is missing, unreadable or not a file",
                  "relative to this library file");
     expect_error("lexicon is a directory", "lex/animal.txt\"", "lex\"", NULL, 2,
-                 "lexicon for type \"animal\": ", "relative to this library file");
+                 "lex\" for type \"animal\" is missing, unreadable or not a file", NULL);
     expect_error("slot type not a string", "A = \"animal\";", "A = 3;", NULL, 6,
                  "slot A of chain \"c1\" must name its type as a string", NULL);
     expect_error("empty lexicon", "lex/animal.txt", "lex/empty.txt", NULL, 2,
