@@ -1,8 +1,10 @@
 /*
- * curriculum.c — spec validation, splits, pools, eval sets (all built once), then the pure
- * per-sample functions that draw a pool item and write a row.
+ * curriculum.c — spec validation, splits, pools (all built once; the eval sets are built by
+ * curriculum_eval.c, the typed-slot checks by curriculum_typed.c), then the pure per-sample
+ * functions that draw a pool item and write a row.
  */
 #include "curriculum.h"
+#include "curriculum_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -10,51 +12,7 @@
 
 #include "rng.h"
 
-/* Philox streams of the curriculum (RNG_STREAM_CURRICULUM + 1, + 2 are the variant streams). */
-#define STREAM_SPLIT  (RNG_STREAM_CURRICULUM + 0)
-#define STREAM_SAMPLE (RNG_STREAM_CURRICULUM + 3)
-#define STREAM_ORDER  (RNG_STREAM_CURRICULUM + 4)
-
 #define HELDOUT_CHAIN_FRACTION 0.10
-
-typedef struct PoolEntry {
-    int chain;
-    int n_tokens;
-    double volatility;
-    size_t tok_off;  /* into Pool.tokens / Pool.roles */
-    size_t text_off; /* into Pool.texts */
-} PoolEntry;
-
-typedef struct Pool {
-    int stage;
-    int n_items;
-    PoolEntry *items;
-    int32_t *tokens;
-    uint8_t *roles;
-    char *texts;
-    PoolStats st;
-} Pool;
-
-typedef struct EvalSet {
-    EvalItem *items;
-    int n_items;
-} EvalSet;
-
-struct Curriculum {
-    const ChainLib *lib;
-    CurriculumSpec spec;
-    StageSpec *stages; /* copy of spec.stages */
-    int32_t eot;
-    int *ordinal;     /* per stage: its non-bridge ordinal, or -1 for a bridge */
-    int *prev, *next; /* per bridge stage: ordinals of its neighbours */
-    int *band_of;     /* per non-bridge ordinal: the pool it draws from under spec.order */
-    Pool *pools;      /* one per non-bridge ordinal */
-    int n_pools;
-    int64_t union_items; /* sum of pool sizes (ORDER_SHUFFLED) */
-    uint8_t *heldout;    /* per chain */
-    int n_train, n_heldout;
-    EvalSet evals[EVAL_COUNT];
-};
 
 /* ---- spec validation ------------------------------------------------------------------------ */
 
@@ -197,8 +155,8 @@ static void map_stages(Curriculum *c) {
 /* ---- tokens ---------------------------------------------------------------------------------- */
 
 /* Role of each token: the highest byte role among its bytes. */
-static int token_roles(const CurriculumTokenizer *tok, const Rendered *r, const int32_t *ids, int n,
-                       uint8_t *out, Err *e) {
+int cur_token_roles(const CurriculumTokenizer *tok, const Rendered *r, const int32_t *ids, int n,
+                    uint8_t *out, Err *e) {
     size_t pos = 0;
     for (int k = 0; k < n; k++) {
         size_t len = tok->token_len(tok->ctx, ids[k]);
@@ -223,7 +181,7 @@ static int token_roles(const CurriculumTokenizer *tok, const Rendered *r, const 
 
 /* A chain that needs seq_len >= need (its tokens with the leading EOT) where seq_len is less:
  * which limit, and what can be raised. */
-static int too_long(const CurriculumSpec *sp, const char *id, const char *what, int need, Err *e) {
+int cur_too_long(const CurriculumSpec *sp, const char *id, const char *what, int need, Err *e) {
     const char *name = sp->seq_len_name ? sp->seq_len_name : "seq_len";
     char how[256];
     if (sp->context > 0 && need <= sp->context)
@@ -242,7 +200,7 @@ static int too_long(const CurriculumSpec *sp, const char *id, const char *what, 
 
 static int fits(const Curriculum *c, const Chain *ch, int n_tokens, const char *what, Err *e) {
     if (n_tokens + 2 <= c->spec.seq_len + 1) return 0;
-    return too_long(&c->spec, ch->id, what, n_tokens + 1, e);
+    return cur_too_long(&c->spec, ch->id, what, n_tokens + 1, e);
 }
 
 /* ---- pools ----------------------------------------------------------------------------------- */
@@ -282,8 +240,11 @@ static int build_pool(Curriculum *c, const CurriculumTokenizer *tok, int stage, 
         n_tok += (size_t)vars[i].n_tokens;
         n_text += vars[i].r.len + 1;
     }
+    int n_typed = 0;
+    for (int i = 0; i < n; i++) n_typed += lib->chains[var_chain[i]].n_typed > 0;
     if (rc == 0) {
         p->items = xmalloc(sizeof *p->items * (size_t)n, "pool items");
+        p->specs = xmalloc(sizeof *p->specs * (size_t)(n_typed + 1), "pool specs");
         p->tokens = xmalloc(sizeof *p->tokens * n_tok, "pool tokens");
         p->roles = xmalloc(n_tok, "pool token roles");
         p->texts = xmalloc(n_text, "pool texts");
@@ -295,9 +256,14 @@ static int build_pool(Curriculum *c, const CurriculumTokenizer *tok, int stage, 
         char what[128];
         snprintf(what, sizeof what, "variant %d in stage %d \"%.40s\"", i, stage, st->name);
         rc = fits(c, &lib->chains[var_chain[i]], v->n_tokens, what, e);
-        if (rc == 0) rc = token_roles(tok, &v->r, v->tokens, v->n_tokens, p->roles + to, e);
+        if (rc == 0) rc = cur_token_roles(tok, &v->r, v->tokens, v->n_tokens, p->roles + to, e);
         if (rc != 0) break;
-        p->items[i] = (PoolEntry){var_chain[i], v->n_tokens, v->volatility, to, xo};
+        int spec = -1;
+        if (lib->chains[var_chain[i]].n_typed > 0) {
+            spec = p->n_specs++;
+            p->specs[spec] = v->spec;
+        }
+        p->items[i] = (PoolEntry){var_chain[i], v->n_tokens, v->volatility, to, xo, spec};
         memcpy(p->tokens + to, v->tokens, sizeof *p->tokens * (size_t)v->n_tokens);
         memcpy(p->texts + xo, v->r.text, v->r.len + 1);
         to += (size_t)v->n_tokens;
@@ -314,209 +280,6 @@ static int build_pool(Curriculum *c, const CurriculumTokenizer *tok, int stage, 
     return rc;
 }
 
-/* ---- eval sets ------------------------------------------------------------------------------- */
-
-static void eval_item_free(EvalItem *it) {
-    xfree((void *)it->text);
-    xfree((void *)it->prompt);
-    xfree((void *)it->answer);
-    for (int k = 0; k < it->n_foils; k++) xfree((void *)it->foils[k]);
-    xfree((void *)it->foils);
-    xfree((void *)it->n_foil);
-}
-
-/* Tokenizes text[0..len) behind a leading EOT (lead = 1) or not. */
-static int tokens_of(const CurriculumTokenizer *tok, const char *text, size_t len, int lead,
-                     int32_t **ids, int *n, Err *e) {
-    int32_t *raw;
-    int n_raw;
-    if (tokenize_alloc(tok->tokenize, tok->ctx, text, len, &raw, &n_raw, e) != 0) return -1;
-    *ids = xmalloc(sizeof **ids * (size_t)(n_raw + lead), "eval tokens");
-    if (lead) (*ids)[0] = tok->eot;
-    if (n_raw) memcpy(*ids + lead, raw, sizeof *raw * (size_t)n_raw);
-    *n = n_raw + lead;
-    xfree(raw);
-    return 0;
-}
-
-/* Adds the eval item of chain `chain` rendered by spec, with its foils, to set; every rendering
- * must fit a row of seq_len + 1 tokens. */
-static int eval_add(const ChainLib *lib, const CurriculumSpec *sp, const CurriculumTokenizer *tok,
-                    EvalSet *set, int chain, const RenderSpec *spec, double volatility, Err *e) {
-    const Chain *ch = &lib->chains[chain];
-    EvalItem *it = &set->items[set->n_items];
-    memset(it, 0, sizeof *it);
-    Rendered r = {0}, fr = {0};
-    int32_t *prompt = NULL, *answer = NULL;
-    int rc = chain_render(lib, chain, spec, &r, e);
-    if (rc == 0) rc = tokens_of(tok, r.text, r.answer_start, 1, &prompt, &it->n_prompt, e);
-    if (rc == 0)
-        rc = tokens_of(tok, r.text + r.answer_start, r.len - r.answer_start, 0, &answer,
-                       &it->n_answer, e);
-    it->prompt = prompt;
-    it->answer = answer;
-    const int seq_len = sp->seq_len;
-    char what[64];
-    snprintf(what, sizeof what, "eval, tuple %d", spec->tuple);
-    if (rc == 0 && it->n_prompt + it->n_answer > seq_len + 1)
-        rc = too_long(sp, ch->id, what, it->n_prompt + it->n_answer - 1, e);
-    if (rc == 0) {
-        it->chain = chain;
-        it->tuple = spec->tuple;
-        it->volatility = volatility;
-        char *text = xmalloc(r.len + 1, "eval text");
-        memcpy(text, r.text, r.len + 1);
-        it->text = text;
-        it->answer_start = r.answer_start;
-        int32_t **foils = xmalloc(sizeof *foils * (size_t)(ch->n_foils + 1), "eval foils");
-        int *n_foil = xmalloc(sizeof *n_foil * (size_t)(ch->n_foils + 1), "eval foils");
-        it->foils = (const int32_t *const *)foils;
-        it->n_foil = n_foil;
-        for (int k = 0; rc == 0 && k < ch->n_foils; k++) {
-            RenderSpec fs = *spec;
-            fs.foil = k;
-            rc = chain_render(lib, chain, &fs, &fr, e);
-            if (rc == 0 &&
-                (fr.answer_start != r.answer_start || memcmp(fr.text, r.text, r.answer_start) != 0))
-                rc = err_set(e, "chain \"%s\": foil %d renders a different prompt; internal error",
-                             ch->id, k + 1);
-            if (rc == 0)
-                rc = tokens_of(tok, fr.text + fr.answer_start, fr.len - fr.answer_start, 0,
-                               &foils[k], &n_foil[k], e);
-            if (rc == 0) it->n_foils++;
-            if (rc == 0 && it->n_prompt + n_foil[k] > seq_len + 1) {
-                snprintf(what, sizeof what, "eval, tuple %d, foil %d", spec->tuple, k + 1);
-                rc = too_long(sp, ch->id, what, it->n_prompt + n_foil[k] - 1, e);
-            }
-        }
-    }
-    rendered_free(&r);
-    rendered_free(&fr);
-    set->n_items++; /* freed with the set even on failure */
-    return rc;
-}
-
-/* Exclusion of training texts for held-out variants: sorted (hash, text) pairs. */
-typedef struct TextKey {
-    uint64_t hash;
-    const char *text;
-} TextKey;
-
-typedef struct TextSet {
-    TextKey *keys;
-    size_t n;
-} TextSet;
-
-static int textkey_cmp(const void *a, const void *b) {
-    const TextKey *x = a, *y = b;
-    if (x->hash != y->hash) return x->hash < y->hash ? -1 : 1;
-    return strcmp(x->text, y->text);
-}
-
-static void textset_build(const Curriculum *c, TextSet *s) {
-    s->n = 0;
-    for (int p = 0; p < c->n_pools; p++) s->n += (size_t)c->pools[p].n_items;
-    s->keys = xmalloc(sizeof *s->keys * (s->n + 1), "training texts");
-    size_t k = 0;
-    for (int p = 0; p < c->n_pools; p++)
-        for (int i = 0; i < c->pools[p].n_items; i++) {
-            const char *t = c->pools[p].texts + c->pools[p].items[i].text_off;
-            s->keys[k++] = (TextKey){hash_fnv1a64(t, strlen(t), 0), t};
-        }
-    qsort(s->keys, s->n, sizeof *s->keys, textkey_cmp);
-}
-
-static int textset_has(void *ctx, const char *text, size_t len) {
-    const TextSet *s = ctx;
-    uint64_t h = hash_fnv1a64(text, len, 0);
-    size_t lo = 0, hi = s->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (s->keys[mid].hash < h)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    for (; lo < s->n && s->keys[lo].hash == h; lo++)
-        if (strlen(s->keys[lo].text) == len && memcmp(s->keys[lo].text, text, len) == 0) return 1;
-    return 0;
-}
-
-static int build_evals(Curriculum *c, const CurriculumTokenizer *tok, Err *e) {
-    const ChainLib *lib = c->lib;
-    int per_chain = c->spec.heldout_variants_per_chain ? c->spec.heldout_variants_per_chain : 2;
-    int max_tuples = 0;
-    for (int ch = 0; ch < lib->n_chains; ch++)
-        if (lib->chains[ch].n_tuples > max_tuples) max_tuples = lib->chains[ch].n_tuples;
-    int cap[EVAL_COUNT] = {c->n_train, c->n_train * per_chain, c->n_train,
-                           c->n_heldout * max_tuples};
-    for (int s = 0; s < EVAL_COUNT; s++)
-        c->evals[s].items = xmalloc(sizeof(EvalItem) * (size_t)(cap[s] + 1), "eval items");
-
-    TextSet trained;
-    textset_build(c, &trained);
-    Variant *vars = xmalloc(sizeof *vars * (size_t)per_chain, "held-out variants");
-    BandQuery q = {c->spec.heldout_variant_band_lo,
-                   c->spec.heldout_variant_band_hi,
-                   per_chain,
-                   c->spec.seed,
-                   VARIANT_PURPOSE_HELDOUT,
-                   0,
-                   textset_has,
-                   &trained};
-    int rc = 0;
-    for (int ch = 0; rc == 0 && ch < lib->n_chains; ch++) {
-        const Chain *chain = &lib->chains[ch];
-        RenderSpec spec;
-        render_spec_canonical(&spec);
-        if (c->heldout[ch]) {
-            for (int t = 0; rc == 0 && t < chain->n_tuples; t++) {
-                spec.tuple = t;
-                rc = eval_add(lib, &c->spec, tok, &c->evals[EVAL_HELDOUT_CHAINS], ch, &spec, 0, e);
-            }
-            continue;
-        }
-        rc = eval_add(lib, &c->spec, tok, &c->evals[EVAL_TRAIN], ch, &spec, 0, e);
-        spec.tuple = chain->n_tuples - 1;
-        if (rc == 0)
-            rc = eval_add(lib, &c->spec, tok, &c->evals[EVAL_HELDOUT_ENTITIES], ch, &spec, 0, e);
-        int found = 0;
-        if (rc == 0) rc = variants_for_band(lib, ch, &q, tok->tokenize, tok->ctx, vars, &found, e);
-        for (int k = 0; rc == 0 && k < found; k++)
-            rc = eval_add(lib, &c->spec, tok, &c->evals[EVAL_HELDOUT_VARIANTS], ch, &vars[k].spec,
-                          vars[k].volatility, e);
-        variants_free(vars, found);
-    }
-    xfree(vars);
-    xfree(trained.keys);
-    return rc;
-}
-
-int curriculum_eval_library(const ChainLib *lib, const CurriculumTokenizer *tok, int seq_len,
-                            EvalItem **items, int *n_items, Err *e) {
-    int n = 0;
-    for (int ch = 0; ch < lib->n_chains; ch++) n += lib->chains[ch].n_tuples;
-    EvalSet set = {xmalloc(sizeof(EvalItem) * (size_t)(n + 1), "eval items"), 0};
-    int rc = 0;
-    const CurriculumSpec sp = {.seq_len = seq_len};
-    for (int ch = 0; rc == 0 && ch < lib->n_chains; ch++) {
-        RenderSpec spec;
-        render_spec_canonical(&spec);
-        for (int t = 0; rc == 0 && t < lib->chains[ch].n_tuples; t++) {
-            spec.tuple = t;
-            rc = eval_add(lib, &sp, tok, &set, ch, &spec, 0, e);
-        }
-    }
-    *items = set.items;
-    *n_items = set.n_items;
-    return rc;
-}
-
-void curriculum_eval_items_free(EvalItem *items, int n) {
-    for (int i = 0; i < n; i++) eval_item_free(&items[i]);
-    xfree(items);
-}
-
 /* ---- build ----------------------------------------------------------------------------------- */
 
 int curriculum_build(Curriculum **out, const ChainLib *lib, const CurriculumSpec *spec,
@@ -527,6 +290,7 @@ int curriculum_build(Curriculum **out, const ChainLib *lib, const CurriculumSpec
     c->lib = lib;
     c->spec = *spec;
     c->eot = tok->eot;
+    c->tok = *tok;
     c->stages = xmalloc(sizeof *c->stages * (size_t)spec->n_stages, "curriculum stages");
     memcpy(c->stages, spec->stages, sizeof *c->stages * (size_t)spec->n_stages);
     c->spec.stages = c->stages;
@@ -541,7 +305,8 @@ int curriculum_build(Curriculum **out, const ChainLib *lib, const CurriculumSpec
         rc = build_pool(c, tok, k, p, e);
         c->union_items += p->n_items;
     }
-    if (rc == 0) rc = build_evals(c, tok, e);
+    if (rc == 0) rc = cur_typed_prepare(c, tok, e);
+    if (rc == 0) rc = cur_build_evals(c, tok, e);
     if (rc != 0) {
         curriculum_free(c);
         return -1;
@@ -557,9 +322,11 @@ void curriculum_free(Curriculum *c) {
         xfree(c->pools[p].tokens);
         xfree(c->pools[p].roles);
         xfree(c->pools[p].texts);
+        xfree(c->pools[p].specs);
     }
+    cur_typed_free(c);
     for (int s = 0; s < EVAL_COUNT; s++) {
-        for (int i = 0; i < c->evals[s].n_items; i++) eval_item_free(&c->evals[s].items[i]);
+        for (int i = 0; i < c->evals[s].n_items; i++) cur_eval_item_free(&c->evals[s].items[i]);
         xfree(c->evals[s].items);
     }
     xfree(c->pools);
@@ -574,7 +341,7 @@ void curriculum_free(Curriculum *c) {
 
 /* ---- samples: pure functions of (seed, stage, step, i) ------------------------------------- */
 
-static uint64_t splitmix64(uint64_t x) {
+uint64_t cur_splitmix64(uint64_t x) {
     x += 0x9e3779b97f4a7c15ULL;
     x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
     x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
@@ -605,7 +372,7 @@ int curriculum_pick(const Curriculum *c, int stage, int64_t step_in_stage, int64
         return -1;
     const StageSpec *st = &c->stages[stage];
     uint32_t w[4];
-    uint64_t index = splitmix64((uint64_t)step_in_stage ^ splitmix64((uint64_t)i));
+    uint64_t index = cur_splitmix64((uint64_t)step_in_stage ^ cur_splitmix64((uint64_t)i));
     rng_words(c->spec.seed, STREAM_SAMPLE, (uint32_t)stage, index, w);
     *pick = (SamplePick){0};
     if (c->spec.order == ORDER_SHUFFLED) {
@@ -655,6 +422,8 @@ int curriculum_sample(const Curriculum *c, int stage, int64_t step_in_stage, int
     const int32_t *tok = p->tokens + it->tok_off;
     const uint8_t *role = p->roles + it->tok_off;
     int T = c->spec.seq_len, n = it->n_tokens;
+    if (it->spec >= 0) /* typed slots: a fresh draw for this sample */
+        cur_typed_row(c, p, it, stage, step_in_stage, i, &tok, &role, &n);
     /* seq[j]: EOT at j = 0, chain token j - 1 for 1 <= j <= n, EOT after */
     for (int t = 0; t < T; t++) {
         int j = t + 1;

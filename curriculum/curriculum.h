@@ -9,10 +9,28 @@
  *
  * Splits, fixed by the seed:
  *   held-out chains    ceil(10%) of all chains, the lowest ranks under rng(seed, chain id): adding
- *                      a chain does not reshuffle the others; never in any training pool;
- *   held-out entities  the last filler tuple of every chain; never trained (variants.h);
+ *                      a chain does not reshuffle the others; never in any training pool; one
+ *                      item per filler tuple, typed slots drawn from the TRAINING partition
+ *                      (training draw t for tuple t; a typed chain without fillers gets
+ *                      CHAIN_MIN_TUPLES items, draws 0..3);
+ *   held-out entities  the last filler tuple of every trained chain; never trained
+ *                      (variants.h). A chain with typed slots is rendered with draws from the
+ *                      HELD-OUT partition of its lexicons (lexicon.h), which no training row
+ *                      ever uses: entity-disjoint. heldout_entity_draws items per typed chain
+ *                      (draws 0, 1, ...; default 1);
  *   held-out variants  for trained chains, variants drawn with their own stream in the spec's
  *                      held-out band, minus every text that is in a training pool.
+ *
+ * Typed slots (docs/chains.md). A pool item of a chain with typed slots keeps its operator
+ * choices (and its volatility, measured on its own rendering at build time), but every sample
+ * renders it afresh with a new draw from the training partition, keyed on (seed, stage,
+ * step_in_stage, i): so a chain is seen with a new tuple at nearly every sample. Such rows are
+ * rendered and tokenized by curriculum_sample into buffers allocated at build (one set per
+ * curriculum: call curriculum_sample for one curriculum from one thread at a time), with the
+ * tokenizer given to curriculum_build, whose ctx must outlive the curriculum. At build, every
+ * typed chain rendered with the longest entries (in tokens) of its slot types — canonically
+ * for each partition, and every pool item with the longest training entries — must fit
+ * seq_len, else curriculum_build fails naming the chain's file:line.
  *
  * Stages. A non-bridge stage trains on its band's pool: for every training chain, up to
  * variants_per_band distinct variants whose measured volatility lies in [band_lo, band_hi]. A
@@ -111,6 +129,7 @@ typedef struct CurriculumSpec {
                                  "seq_len" */
     int context;              /* the most seq_len may be raised to (the model's context); 0:
                                  unknown */
+    int heldout_entity_draws; /* items per trained typed chain in heldout_entities; 0: 1 */
 } CurriculumSpec;
 
 typedef struct CurriculumTokenizer {
@@ -186,8 +205,9 @@ int curriculum_pool_item(const Curriculum *c, int pool, int item, PoolItemView *
 typedef enum {
     EVAL_TRAIN,            /* canonical rendering of every trained chain (reference) */
     EVAL_HELDOUT_VARIANTS, /* trained chains, unseen variants in the held-out band */
-    EVAL_HELDOUT_ENTITIES, /* trained chains with their last (never trained) tuple */
-    EVAL_HELDOUT_CHAINS,   /* held-out chains, every tuple */
+    EVAL_HELDOUT_ENTITIES, /* trained chains with their last (never trained) tuple; typed slots
+                              from the held-out partition */
+    EVAL_HELDOUT_CHAINS,   /* held-out chains, every tuple (typed: training draws) */
     EVAL_COUNT
 } EvalSplit;
 
@@ -216,9 +236,11 @@ typedef struct EvalItem {
 const EvalItem *curriculum_eval(const Curriculum *c, EvalSplit s, int *n_items);
 
 /* Eval items for every (chain, tuple) of a library in its canonical wording, each with its
- * foils: how `imprint eval --chains FILE` scores chains of anyone's own, through the same builder
- * and the same checks (every rendering fits seq_len + 1 tokens) as the curriculum's splits.
- * *items is set (and must be freed with curriculum_eval_items_free) even on failure. */
+ * foils (typed slots: training draw t for tuple t under seed 0; a typed chain without fillers
+ * gets CHAIN_MIN_TUPLES draws): how `imprint eval --chains FILE` scores chains of anyone's own,
+ * through the same builder and the same checks (every rendering fits seq_len + 1 tokens) as the
+ * curriculum's splits. *items is set (and must be freed with curriculum_eval_items_free) even on
+ * failure. */
 int curriculum_eval_library(const ChainLib *lib, const CurriculumTokenizer *tok, int seq_len,
                             EvalItem **items, int *n_items, Err *e);
 void curriculum_eval_items_free(EvalItem *items, int n);

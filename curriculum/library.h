@@ -10,8 +10,20 @@
  * does not end in . ? or !, a bad `swap`. Covering fewer than 8 forms is not a load error:
  * chainlib_forms_covered() counts them and the caller decides.
  *
+ * Typed slots (docs/chains.md). A file may declare `lexicons = { animal = "../lexicons/
+ * animal.txt"; ... }` (paths relative to the library file; lexicon.h reads them) and a chain
+ * `slots = { X = "animal"; }`: slot X is then filled from the lexicon, not from filler tuples.
+ * Load errors for them: an unknown slot type, a shipped type with no lexicon declared, a lexicon
+ * file missing, unreadable, malformed or empty, a partition with fewer entries than one chain
+ * has slots of that type ("slot type too small for its split"), {X:pl} or {X:a} on an untyped
+ * slot, a tuple that binds a typed slot, a typed slot no template uses. `fillers` may be left
+ * out when every slot of a chain is typed: the chain then has one empty tuple (n_tuples = 1,
+ * has_fillers = 0).
+ *
  * Hash. Each file's SHA-256 (of its bytes) is kept as 64 hex characters; the library hash is
- * the SHA-256 of the concatenated per-file hex digests, in load order.
+ * the SHA-256 of the concatenated per-file hex digests, in load order, each file's digest
+ * followed by those of the lexicon files it declares, in declaration order (a library without
+ * lexicons hashes as it always did).
  *
  * Rendering. chain_render turns (chain, RenderSpec) into text. A RenderSpec names the filler
  * tuple, a paraphrase choice per connective occurrence, synonym replacements, insertions, noise
@@ -23,7 +35,8 @@
  *   - the conclusion stays last.
  * The output labels every byte (ByteRole); a foil rendering has the same prompt as the true
  * rendering under the same spec (the loader checks that a foil's text before `|` equals the
- * conclusion's).
+ * conclusion's). A typed slot takes entry ent[slot] of its lexicon's partition ent_part (nonce
+ * words from ent_seed); chain_draw_entities fills those with distinct entries per type.
  */
 #ifndef IMPRINT_LIBRARY_H
 #define IMPRINT_LIBRARY_H
@@ -31,6 +44,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lexicon.h"
 #include "util.h"
 
 #define CHAIN_ID_MAX         64 /* id length + 1 */
@@ -74,9 +88,13 @@ typedef enum {
     PIECE_BAR   /* the `|` between prompt and answer */
 } PieceKind;
 
+/* How a typed slot is written: {X}, {X:pl}, {X:a} ("a dog", "an owl"). */
+typedef enum { SLOT_PLAIN, SLOT_PLURAL, SLOT_ARTICLE } SlotForm;
+
 typedef struct Piece {
     PieceKind kind;
     int cap;
+    SlotForm form; /* PIECE_SLOT of a typed slot */
     int idx;
     const char *text;
     size_t len;
@@ -119,6 +137,8 @@ typedef struct LibFile {
     int n_synonyms;
     const char **insertions;
     int n_insertions;
+    Lexicon *lex; /* declared lexicons, then "nonce" if a chain uses it undeclared */
+    int n_lex;
 } LibFile;
 
 typedef struct Chain {
@@ -128,9 +148,14 @@ typedef struct Chain {
     int line;
     const char **slots; /* slot names, in order of first use */
     int n_slots;
-    const char **values; /* values[tuple * n_slots + slot]; tuple 0 canonical, last held out */
+    const char **values; /* values[tuple * n_slots + slot]; tuple 0 canonical, last held out;
+                            NULL for a typed slot */
     int n_tuples;
-    Step *steps; /* the last one is the conclusion */
+    int *slot_lex;   /* per slot: its lexicon in files[file].lex, -1 if untyped */
+    int n_typed;     /* typed slots */
+    int has_fillers; /* 0: no fillers given (every slot typed), one empty tuple */
+    int slots_line;  /* line of `slots` (0: none) */
+    Step *steps;     /* the last one is the conclusion */
     int n_steps;
     Template *foils; /* wrong conclusions; same prompt part as the conclusion */
     int n_foils;
@@ -205,6 +230,11 @@ typedef struct RenderSpec {
     NoiseEdit noise[RENDER_MAX_EDITS];
     int has_order;                 /* 0: template order */
     int8_t order[CHAIN_MAX_STEPS]; /* order[k] = template step at position k */
+    /* typed slots: slot k takes entry ent[k] (mod the partition size) of partition ent_part
+     * (LEX_TRAIN / LEX_HELDOUT) of its lexicon; nonce words are generated from ent_seed */
+    int ent_part;
+    uint64_t ent_seed;
+    uint32_t ent[CHAIN_MAX_SLOTS];
 } RenderSpec;
 
 typedef struct Rendered {
@@ -215,12 +245,32 @@ typedef struct Rendered {
     size_t cap;
 } Rendered;
 
-/* Tuple 0, canonical connectives, no operators, true conclusion. */
+/* Tuple 0, canonical connectives, no operators, true conclusion; typed slots: entry 0 of the
+ * training partition, seed 0 (use chain_draw_entities for real draws). */
 void render_spec_canonical(RenderSpec *s);
+/* Draw number `draw` of the typed slots of `chain` from partition `part`: sets ent_part,
+ * ent_seed and ent[] (distinct entries for slots of the same type, as far as the partition
+ * allows); a pure function of (library, chain id, seed, part, draw), Philox stream
+ * LEX_STREAM_DRAW(part). Changes nothing else, and nothing at all for an untyped chain. */
+void chain_draw_entities(const ChainLib *lib, int chain, uint64_t seed, int part, uint64_t draw,
+                         RenderSpec *s);
 /* Renders into *out (its buffers are reused and grown; start from a zeroed Rendered). Fails
  * only for a spec that is out of range (tuple, foil, an order that is not a permutation keeping
  * the conclusion last). */
 int chain_render(const ChainLib *lib, int chain, const RenderSpec *spec, Rendered *out, Err *e);
+/* The same with working buffers kept in *scratch (start from a zeroed one; grown as needed):
+ * with out and scratch big enough, rendering allocates nothing. */
+typedef struct RenderScratch {
+    char *b;
+    uint8_t *role, *step;
+    size_t cap;
+} RenderScratch;
+int chain_render_scratch(const ChainLib *lib, int chain, const RenderSpec *spec, Rendered *out,
+                         RenderScratch *scratch, Err *e);
+/* Makes scratch and out hold renderings of up to `bytes` bytes without growing. */
+void render_reserve(RenderScratch *scratch, Rendered *out, size_t bytes);
+void render_scratch_free(RenderScratch *scratch);
+/* The canonical spec rendered; a typed chain takes draw 0 of the training partition, seed 0. */
 int chain_render_canonical(const ChainLib *lib, int chain, Rendered *out, Err *e);
 void rendered_free(Rendered *r);
 

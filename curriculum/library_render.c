@@ -86,10 +86,28 @@ static void work_push(Work *w, const char *s, size_t n, int case_mode, uint8_t r
     if (case_mode) case_first(w->b + at, n, case_mode > 0);
 }
 
-static void work_free(Work *w) {
-    xfree(w->b);
-    xfree(w->role);
-    xfree(w->step);
+void render_scratch_free(RenderScratch *s) {
+    xfree(s->b);
+    xfree(s->role);
+    xfree(s->step);
+    memset(s, 0, sizeof *s);
+}
+
+void render_reserve(RenderScratch *s, Rendered *out, size_t bytes) {
+    if (s->cap < bytes + 1) {
+        render_scratch_free(s);
+        s->cap = bytes + 1;
+        s->b = xmalloc(s->cap, "render buffer");
+        s->role = xmalloc(s->cap, "render roles");
+        s->step = xmalloc(s->cap, "render steps");
+    }
+    if (out->cap < bytes + 1) {
+        xfree(out->text);
+        xfree(out->roles);
+        out->cap = bytes + 1;
+        out->text = xmalloc(out->cap, "rendered text");
+        out->roles = xmalloc(out->cap, "rendered roles");
+    }
 }
 
 /* Insertion sites of one template: its start (if it begins with a connective or a {X^} slot)
@@ -156,6 +174,20 @@ static void expand(Expander *x, Work *w, const Template *t, uint8_t step, int is
         int case_mode = i == 0 && decap ? -1 : p->cap ? 1 : 0;
         if (p->kind == PIECE_TEXT) {
             work_push(w, p->text, p->len, 0, region, step);
+        } else if (p->kind == PIECE_SLOT && x->ch->slot_lex && x->ch->slot_lex[p->idx] >= 0) {
+            const Lexicon *lx = &x->f->lex[x->ch->slot_lex[p->idx]];
+            char buf[2][NONCE_MAX];
+            LexEntry en;
+            lex_entry(lx, x->spec->ent_seed, x->spec->ent_part, x->spec->ent[p->idx], buf, &en);
+            int mode = case_mode == -1 ? 0 : case_mode;
+            if (p->form == SLOT_ARTICLE) {
+                const char *art = lex_article(en.sg);
+                work_push(w, art, strlen(art), mode, region, step);
+                work_push(w, " ", 1, 0, region, step);
+                mode = 0;
+            }
+            const char *v = p->form == SLOT_PLURAL ? en.pl : en.sg;
+            work_push(w, v, strlen(v), mode, region, step);
         } else if (p->kind == PIECE_SLOT) {
             const char *v = x->ch->values[x->spec->tuple * x->ch->n_slots + p->idx];
             work_push(w, v, strlen(v), case_mode == -1 ? 0 : case_mode, region, step);
@@ -356,14 +388,15 @@ static int check_spec(const Chain *ch, const RenderSpec *s, Err *e) {
     return 0;
 }
 
-int chain_render(const ChainLib *lib, int chain, const RenderSpec *spec, Rendered *out, Err *e) {
+int chain_render_scratch(const ChainLib *lib, int chain, const RenderSpec *spec, Rendered *out,
+                         RenderScratch *scratch, Err *e) {
     if (chain < 0 || chain >= lib->n_chains)
         return err_set(e, "chain %d out of range (library has %d)", chain, lib->n_chains);
     const Chain *ch = &lib->chains[chain];
     if (check_spec(ch, spec, e) != 0) return -1;
     const LibFile *f = &lib->files[ch->file];
     Expander x = {lib, ch, f, spec, f->n_insertions > 0 ? chain_insert_sites(lib, chain) : 0, 0};
-    Work w = {0};
+    Work w = {scratch->b, scratch->role, scratch->step, 0, scratch->cap};
     int occ = 0;
     for (int k = 0; k < ch->n_steps; k++) {
         int last = k == ch->n_steps - 1;
@@ -404,8 +437,15 @@ int chain_render(const ChainLib *lib, int chain, const RenderSpec *spec, Rendere
             out->answer_start = i;
             break;
         }
-    work_free(&w);
+    *scratch = (RenderScratch){w.b, w.role, w.step, w.cap}; /* kept, perhaps grown */
     return 0;
+}
+
+int chain_render(const ChainLib *lib, int chain, const RenderSpec *spec, Rendered *out, Err *e) {
+    RenderScratch scratch = {0};
+    int rc = chain_render_scratch(lib, chain, spec, out, &scratch, e);
+    render_scratch_free(&scratch);
+    return rc;
 }
 
 void render_spec_canonical(RenderSpec *s) {
@@ -416,6 +456,7 @@ void render_spec_canonical(RenderSpec *s) {
 int chain_render_canonical(const ChainLib *lib, int chain, Rendered *out, Err *e) {
     RenderSpec s;
     render_spec_canonical(&s);
+    if (chain >= 0 && chain < lib->n_chains) chain_draw_entities(lib, chain, 0, LEX_TRAIN, 0, &s);
     return chain_render(lib, chain, &s, out, e);
 }
 

@@ -102,8 +102,8 @@ int variant_op_available(const ChainLib *lib, int chain, VariantOp op) {
         return paraphrasable(lib, ch, -1, &occ, &nf) > 0;
     case OP_SYNONYM:
         return f->n_synonyms > 0;
-    case OP_ENTITY:
-        return ch->n_tuples - 1 >= 2; /* another training tuple than tuple 0 */
+    case OP_ENTITY: /* another training tuple than tuple 0, or another draw of typed slots */
+        return ch->n_tuples - 1 >= 2 || ch->n_typed > 0;
     case OP_INSERT:
         return f->n_insertions > 0 && chain_insert_sites(lib, chain) > 0;
     case OP_REORDER:
@@ -160,8 +160,12 @@ static int apply_op(const ChainLib *lib, int chain, VariantOp op, Draws *d, Rend
         if (s->n_syn == RENDER_MAX_EDITS) return 0;
         s->syn[s->n_syn++] = (SynonymEdit){w[0], w[1]};
         return 1;
-    case OP_ENTITY: /* training tuples other than 0: 1 .. n_tuples - 2 */
-        s->tuple = 1 + (int)(w[0] % (uint32_t)(ch->n_tuples - 2));
+    case OP_ENTITY: /* training tuples other than 0: 1 .. n_tuples - 2; typed slots: a new draw
+                       from the training partition (draw 0 is the canonical one) */
+        if (ch->n_tuples - 1 >= 2) s->tuple = 1 + (int)(w[0] % (uint32_t)(ch->n_tuples - 2));
+        if (ch->n_typed > 0)
+            chain_draw_entities(lib, chain, d->seed, LEX_TRAIN,
+                                1 + ((((uint64_t)w[1] << 32) | w[2]) >> 1), s);
         return 1;
     case OP_INSERT:
         if (s->n_ins == RENDER_MAX_EDITS) return 0;
@@ -179,16 +183,21 @@ static int apply_op(const ChainLib *lib, int chain, VariantOp op, Draws *d, Rend
     }
 }
 
+void variant_canonical(const ChainLib *lib, int chain, uint64_t seed, RenderSpec *out) {
+    render_spec_canonical(out);
+    chain_draw_entities(lib, chain, seed, LEX_TRAIN, 0, out);
+}
+
 void variant_spec_ops(const ChainLib *lib, int chain, uint64_t seed, VariantPurpose purpose,
                       uint64_t variant, const VariantOp *ops, int n_ops, RenderSpec *out) {
-    render_spec_canonical(out);
+    variant_canonical(lib, chain, seed, out);
     Draws d = draws_for(lib, chain, seed, purpose, variant);
     for (int i = 0; i < n_ops; i++) apply_op(lib, chain, ops[i], &d, out);
 }
 
 void variant_spec(const ChainLib *lib, int chain, uint64_t seed, VariantPurpose purpose,
                   uint64_t variant, int max_ops, RenderSpec *out) {
-    render_spec_canonical(out);
+    variant_canonical(lib, chain, seed, out);
     VariantOp avail[OP_COUNT];
     int n_avail = 0;
     for (int op = 0; op < OP_COUNT; op++)
@@ -232,13 +241,15 @@ int variants_for_band(const ChainLib *lib, int chain, const BandQuery *q, Tokeni
     Rendered canon = {0}, cand = {0};
     int32_t *canon_ids = NULL;
     int n_canon = 0, rc = 0;
-    if (chain_render_canonical(lib, chain, &canon, e) != 0 ||
+    RenderSpec canon_spec;
+    variant_canonical(lib, chain, q->seed, &canon_spec);
+    if (chain_render(lib, chain, &canon_spec, &canon, e) != 0 ||
         tokenize_alloc(tok, tok_ctx, canon.text, canon.len, &canon_ids, &n_canon, e) != 0)
         rc = -1;
     for (int a = -1; rc == 0 && a < attempts && *n_found < q->n_wanted; a++) {
         RenderSpec spec;
         if (a < 0)
-            render_spec_canonical(&spec);
+            spec = canon_spec;
         else
             variant_spec(lib, chain, q->seed, q->purpose, (uint64_t)a, ops_for_attempt(a), &spec);
         if (chain_render(lib, chain, &spec, &cand, e) != 0) {

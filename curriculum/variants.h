@@ -4,12 +4,14 @@
  * Operators (connective, synonym, entity, insert, reorder, noise) are applied to a RenderSpec
  * (library.h); the choices are Philox draws keyed by (seed, purpose, chain id, variant index),
  * so a variant is a pure function of those and of the library. The entity operator only picks
- * training tuples (never the last, held-out one); noise only touches plain words of
- * non-conclusion steps; nothing touches the answer but the entity and connective operators.
+ * training tuples (never the last, held-out one) and, for typed slots, another draw from the
+ * training partition; noise only touches plain words of non-conclusion steps; nothing touches
+ * the answer but the entity and connective operators.
  *
  * Volatility = token Levenshtein distance between a variant and the canonical rendering of its
- * chain, divided by the longer token length: 0 for the canonical text, 1 for texts with nothing
- * in common position-wise.
+ * chain (variant_canonical: for typed slots draw 0 of the training partition under the seed),
+ * divided by the longer token length: 0 for the canonical text, 1 for texts with nothing in
+ * common position-wise.
  */
 #ifndef IMPRINT_VARIANTS_H
 #define IMPRINT_VARIANTS_H
@@ -52,6 +54,9 @@ const char *variant_op_name(VariantOp op);
 /* Whether op can change this chain at all (e.g. reorder needs a swap group). */
 int variant_op_available(const ChainLib *lib, int chain, VariantOp op);
 
+/* The canonical spec under seed: render_spec_canonical, typed slots with draw 0 of the training
+ * partition (chain_draw_entities). Every variant starts from it. */
+void variant_canonical(const ChainLib *lib, int chain, uint64_t seed, RenderSpec *out);
 /* The spec of variant `variant` of `chain`: 1..max_ops operators, each drawn uniformly from the
  * available ones, applied to the canonical spec. */
 void variant_spec(const ChainLib *lib, int chain, uint64_t seed, VariantPurpose purpose,

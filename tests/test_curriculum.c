@@ -885,7 +885,7 @@ static void test_schedule(const Curriculum *c) {
 
 static Curriculum *build(const ChainLib *lib, StageSpec *stages, int n_stages, Order order,
                          uint64_t seed, WordTok *wt, int variants, Err *e) {
-    CurriculumSpec spec = {stages, n_stages, order, variants, seed, 128, 0.05, 0.3, 2, NULL, 0};
+    CurriculumSpec spec = {stages, n_stages, order, variants, seed, 128, 0.05, 0.3, 2, NULL, 0, 0};
     CurriculumTokenizer tok = {word_tokenize, word_len, wt, WORD_EOT};
     Curriculum *c = NULL;
     if (curriculum_build(&c, lib, &spec, &tok, e) != 0) return NULL;
@@ -1054,7 +1054,7 @@ static void test_spec_errors(const ChainLib *lib, WordTok *wt) {
     CHECK(build(lib, s, 4, ORDER_CURRICULUM, 1, wt, 5, &e) == NULL, "an unreachable band fails");
     CHECK_CONTAINS(e.msg, "curriculum stage 3 (\"hard\"): no training chain has a variant");
 
-    CurriculumSpec spec = {s, 4, ORDER_CURRICULUM, 5, 1, 24, 0.05, 0.3, 2, NULL, 0};
+    CurriculumSpec spec = {s, 4, ORDER_CURRICULUM, 5, 1, 24, 0.05, 0.3, 2, NULL, 0, 0};
     CurriculumTokenizer tok = {word_tokenize, word_len, wt, WORD_EOT};
     Curriculum *c = NULL;
     main_stages(s);
@@ -1103,7 +1103,7 @@ static void test_real_libraries(void) {
     s[2] = stage("b2", 0, 0.2, 0.35, 1, 0, LOSS_TRAIL, 1);
     s[3] = stage("b3", 0, 0.35, 0.5, 1, 0, LOSS_TRAIL, 1);
     s[4] = stage("b4", 0, 0.5, 0.8, 1, 0, LOSS_TRAIL, 1);
-    CurriculumSpec spec = {s, 5, ORDER_CURRICULUM, 8, 1234, 1024, 0.05, 0.3, 2, NULL, 0};
+    CurriculumSpec spec = {s, 5, ORDER_CURRICULUM, 8, 1234, 1024, 0.05, 0.3, 2, NULL, 0, 0};
     CurriculumTokenizer tok = {byte_tokenize, byte_len, NULL, BYTE_EOT};
     Curriculum *c = NULL;
     CHECK(curriculum_build(&c, lib, &spec, &tok, &e) == 0, "real curriculum builds: %s", e.msg);
