@@ -1077,10 +1077,12 @@ static void test_spec_errors(const ChainLib *lib, WordTok *wt) {
 /* The real libraries, when present: they load, and the pools per band with a byte tokenizer. */
 static void test_real_libraries(void) {
     const char *en = "curriculum/chains/en.cfg", *ru = "curriculum/chains/ru.cfg";
-    const char *paths[2];
+    const char *typed = "curriculum/chains/en-typed.cfg";
+    const char *paths[3];
     int n = 0;
     if (access(en, R_OK) == 0) paths[n++] = en;
     if (access(ru, R_OK) == 0) paths[n++] = ru;
+    if (access(typed, R_OK) == 0) paths[n++] = typed;
     if (n == 0) {
         printf("real libraries: not present yet, skipped\n");
         return;

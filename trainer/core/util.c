@@ -83,6 +83,12 @@ char *file_read_all(const char *path, size_t *len, Err *e) {
         err_set(e, "%s: cannot open: %s; check the path", path, strerror(errno));
         return NULL;
     }
+    struct stat st;
+    if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(fp);
+        err_set(e, "%s: not a regular file (a directory?); give the path of a file", path);
+        return NULL;
+    }
     if (fseeko(fp, 0, SEEK_END) != 0) {
         fclose(fp);
         err_set(e, "%s: cannot seek: %s", path, strerror(errno));
