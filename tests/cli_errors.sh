@@ -185,6 +185,28 @@ expect "eval json dir" 1 "--json $T/nodir/e.json: the directory $T/nodir does no
 expect "eval adapter missing" 1 "--adapter $T/none: No such file or directory" -- \
     "$BIN" eval configs/tiny.cfg --adapter "$T/none"
 expect "eval json needs a path" 2 "--json needs a path" -- "$BIN" eval configs/tiny.cfg --json
+expect "eval items dir" 1 "--items $T/nodir/i.jsonl: the directory $T/nodir does not exist" -- \
+    "$BIN" eval configs/tiny.cfg --items "$T/nodir/i.jsonl"
+expect "eval items and json on stdout" 1 "--json - and --items - both want stdout" -- \
+    "$BIN" eval configs/tiny.cfg --json - --items -
+
+# ---- imprint generate (the arguments are checked before the model is read) ---------------------
+expect "generate adapter missing" 1 "--adapter $T/none: No such file or directory; give a run directory" -- \
+    "$BIN" generate "$T/nomodel" --adapter "$T/none" hello
+expect "generate adapter needs a path" 1 "generate: option --adapter needs a value" -- \
+    "$BIN" generate "$T/nomodel" hello --adapter
+expect "generate negative temperature" 1 "--temperature must be a number in [0, 1000] (0: greedy), got '-0.5'" -- \
+    "$BIN" generate "$T/nomodel" --temperature -0.5 hello
+expect "generate top-k 0" 1 "--top-k must be an integer in [1, 1073741824], got '0'" -- \
+    "$BIN" generate "$T/nomodel" --temperature 1 --top-k 0 hello
+expect "generate top-k when greedy" 1 "--top-k 5 only applies when sampling; add --temperature T > 0" -- \
+    "$BIN" generate "$T/nomodel" --top-k 5 hello
+expect "generate seed when greedy" 1 "--seed 3 only applies when sampling" -- \
+    "$BIN" generate "$T/nomodel" --seed 3 hello
+expect "generate bad seed" 1 "--seed must be a non-negative integer below 2^64, got '-3'" -- \
+    "$BIN" generate "$T/nomodel" --temperature 1 --seed -3 hello
+expect "generate compare without adapter" 1 "--compare needs --adapter PATH" -- \
+    "$BIN" generate "$T/nomodel" --compare hello
 
 # ---- under MPI: one message, every rank exits non-zero --------------------------------------------
 # ---- imprint probe ------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # curriculum_resume.sh — a curriculum run end to end on a tiny model, and --resume:
 #   * 4 stages (with a bridge, per-stage layers/targets, lr scale, loss masks) on 2 ranks write
-#     a stage directory each (adapter, optimizer, state, eval.json, peft/) and a manifest;
+#     a stage directory each (adapter, optimizer, state, eval.json, items.jsonl, peft/) and a
+#     manifest;
 #   * a copy of the run rolled back to its third stage and resumed ends with the same bytes
 #     (adapter, optimizer moments, state, eval) as the uninterrupted run;
 #   * a stop signal mid-stage checkpoints, exits 3, and the resumed run ends byte-identical;
@@ -32,7 +33,7 @@ run = { dir = "$T/a"; log_every = 100; };
 CFG
 "$MPIRUN" --oversubscribe -np 2 "$BIN" train "$T/run.cfg" --quiet
 for s in 00-anchor 01-bridge 02-drift 03-free; do
-    for f in adapter.safetensors optim.safetensors state.json eval.json peft/adapter_config.json peft/adapter_model.safetensors; do
+    for f in adapter.safetensors optim.safetensors state.json eval.json items.jsonl peft/adapter_config.json peft/adapter_model.safetensors; do
         check "[ -f '$T/a/stages/$s/$f' ]" "stage $s has $f"
     done
 done
@@ -64,7 +65,7 @@ for r in rows:
     assert 0 < r['scored'] < 6 * 128, r
     assert r['loss_weight'] >= r['scored'] * 0.999 or r['stage'] == 2, r
 PY" "metrics: tokens are processed tokens, scored the loss-weighted ones"
-for f in adapter.safetensors optim.safetensors state.json eval.json peft/adapter_model.safetensors; do
+for f in adapter.safetensors optim.safetensors state.json eval.json items.jsonl peft/adapter_model.safetensors; do
     check "cmp -s '$T/a/stages/03-free/$f' '$T/b/stages/03-free/$f'" "resumed $f is byte-identical"
 done
 check "[ \$(grep -c '\"dir\"' '$T/b/manifest.json') = 4 ]" "manifest has 4 entries after resume"
@@ -81,7 +82,7 @@ check "echo \"\$out\" | grep -q 'stop requested: checkpoint after step 9'" "stop
 check "[ -f '$T/s/stages/01-bridge.step-000009/adapter.safetensors' ]" "mid-stage checkpoint written"
 check "[ ! -d '$T/s/stages/02-drift' ]" "nothing after the stop"
 "$MPIRUN" --oversubscribe -np 2 "$BIN" train "$T/run.cfg" --resume "$T/s" --quiet
-for f in adapter.safetensors optim.safetensors state.json eval.json; do
+for f in adapter.safetensors optim.safetensors state.json eval.json items.jsonl; do
     check "cmp -s '$T/a/stages/03-free/$f' '$T/s/stages/03-free/$f'" "signal-resumed $f is byte-identical"
 done
 check "cmp -s '$T/a/stages/01-bridge/adapter.safetensors' '$T/s/stages/01-bridge/adapter.safetensors'" \

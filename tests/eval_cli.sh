@@ -9,7 +9,11 @@
 #     --json path in a missing directory is refused before anything runs, naming that path;
 #   * a setup error under 2 ranks prints once;
 #   * eval.json carries its step, the manifest's seed is a number (a string above 2^53), and a
-#     split without foils has margin null (n/a in the table).
+#     split without foils has margin null (n/a in the table);
+#   * per item (items.jsonl in every stage dir, `imprint eval --items`): one line per scored item
+#     with every field, exact match agreeing with the split's, the per-form numbers ("forms" in
+#     eval.json) adding up to the split's, the same bytes on 1 and 2 ranks (invariant), and
+#     --items - on stdout with the table on stderr; the manifest checksums items.jsonl.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh" evalcli
 
@@ -79,6 +83,36 @@ check "[ $rc -ne 0 ] && [ \$(echo \"\$out\" | grep -c 'imprint: error') = 1 ]" "
 grep -v '^ *foils = \[.*\];$' tests/data/chains/mini.cfg >"$T/nofoil.cfg"
 out=$("$BIN" eval "$T/run.cfg" --adapter "$T/a" --chains "$T/nofoil.cfg" --json "$T/nofoil.json")
 check "echo \"\$out\" | grep -q '^  external .*n/a ->    n/a'" "margin n/a without foils: $out"
+# per item, on a base model that has learned the eval texts (so that exact match is 1 for some
+# items and 0 for others): the texts of the stage's items, pretrained into a model of this shape
+/usr/bin/python3 -c 'import json, sys
+with open(sys.argv[2], "w") as f:
+    for l in open(sys.argv[1]):
+        d = json.loads(l)
+        f.write(d["prompt"] + d["answer"] + "\n\n")' "$T/a/stages/01-drift/items.jsonl" "$T/texts.txt"
+"$BIN" tokenize --tokenizer "$T/tok" "$T/texts.txt" "$T/texts.bin" >/dev/null
+cat >"$T/mem.cfg" <<CFG
+model = { random = { layers = 2; heads = 2; width = 32; vocab = 600; context = 128; };
+          tokenizer = "$T/tok"; };
+optim = { lr = 1e-2; warmup = 5; };
+data = { path = "$T/texts.bin"; format = "llmc"; };
+batch = { global = 8; seq_len = 64; };
+run = { dir = "$T/mem"; steps = 300; log_every = 100; };
+CFG
+"$BIN" pretrain "$T/mem.cfg" --quiet >/dev/null
+sed -e '/^model = /,/tokenizer = /d' "$T/run.cfg" >"$T/mem-eval.cfg"
+echo "model = { path = \"$T/mem/checkpoints/step-000300\"; tokenizer = \"$T/tok\"; };" >>"$T/mem-eval.cfg"
+# the same bytes on 1 and 2 ranks (reproducibility = "invariant": fixed forward passes)
+INV=(--set 'reproducibility="invariant"')
+"$BIN" eval "$T/mem-eval.cfg" --adapter "$T/a" "${INV[@]}" --items "$T/items1.jsonl" --json "$T/items1.json" >"$T/items1.txt"
+"$MPIRUN" --oversubscribe -np 2 "$BIN" eval "$T/mem-eval.cfg" --adapter "$T/a" "${INV[@]}" --items "$T/items2.jsonl" >/dev/null
+check "cmp '$T/items1.jsonl' '$T/items2.jsonl'" "items.jsonl: the same bytes on 1 and 2 ranks"
+check "grep -q '^  form / split ' '$T/items1.txt' && grep -q '^  modus-ponens\$' '$T/items1.txt' && grep -q '^   train  ' '$T/items1.txt'" \
+    "the table by form follows the split table: \$(cat '$T/items1.txt')"
+# --items -: the lines on stdout, the table on stderr; the base model alone: adapter null
+"$BIN" eval "$T/run.cfg" --items - >"$T/base-items.jsonl" 2>"$T/base-items.txt"
+check "grep -q 'exact match' '$T/base-items.txt' && ! grep -q 'exact match' '$T/base-items.jsonl'" "--items -: the table goes to stderr"
+"$BIN" eval "$T/run.cfg" --adapter "$T/a" --chains "$T/nofoil.cfg" --items "$T/nofoil.jsonl" >/dev/null
 # a seed above 2^53 cannot be a JSON number exactly: the manifest keeps it as a string
 "$MPIRUN" --oversubscribe -np 2 "$BIN" train "$T/run.cfg" --quiet --set "run.dir=\"$T/big\"" \
     --set seed=9007199254740993L
@@ -124,6 +158,91 @@ man = json.load(open(f"{t}/a/manifest.json"))
 expect(man["seed"] == 1337 and isinstance(man["seed"], int), f"manifest seed {man['seed']!r}")
 big = json.load(open(f"{t}/big/manifest.json"))
 expect(big["seed"] == "9007199254740993", f"manifest seed above 2^53: {big['seed']!r}")
+
+# ---- per item ----------------------------------------------------------------------------------
+FIELDS = {"split", "index", "chain", "form", "tuple", "variant", "volatility", "prompt", "answer",
+          "answer_tokens", "foils", "base", "adapter"}
+MODEL_FIELDS = {"completion", "eot", "correct", "nll", "nll_mean", "margin", "em"}
+SPLITS = ["train", "heldout_variants", "heldout_entities", "heldout_chains"]
+
+def close(a, b, tol=1e-9):
+    return abs(a - b) <= tol * max(1.0, abs(a), abs(b))
+
+def check_items(path, ev, what, models=("base", "adapter")):
+    lines = [json.loads(l) for l in open(path)]
+    n_items = sum(s["base"]["n"] for s in ev["splits"].values())
+    expect(len(lines) == n_items, f"{what}: {len(lines)} lines for {n_items} scored items")
+    expect([l["split"] for l in lines] == sorted((l["split"] for l in lines), key=list(ev["splits"]).index),
+           f"{what}: splits in order")
+    for l in lines:
+        expect(set(l) == FIELDS, f"{what}: fields {sorted(set(l) ^ FIELDS)}")
+        for m in models:
+            r = l[m]
+            expect(set(r) == MODEL_FIELDS, f"{what}: {m} fields {sorted(set(r) ^ MODEL_FIELDS)}")
+            expect(len(r["correct"]) == l["answer_tokens"] and set(r["correct"]) <= {0, 1},
+                   f"{what}: {m} correct {r['correct']} for {l['answer_tokens']} tokens")
+            expect(r["em"] == all(r["correct"]), f"{what}: {m} em {r['em']} vs correct {r['correct']}")
+            if r["em"]:
+                expect(r["completion"] == l["answer"] and not r["eot"], f"{what}: an exact match completes the answer: {r}")
+            expect(close(r["nll_mean"] * l["answer_tokens"], r["nll"]), f"{what}: nll_mean {r}")
+            expect((r["margin"] is None) == (l["foils"] == 0), f"{what}: margin {r['margin']} with {l['foils']} foils")
+        if "adapter" not in models:
+            expect(l["adapter"] is None, f"{what}: base only, adapter {l['adapter']}")
+        expect(l["variant"] is None or l["split"] == "heldout_variants", f"{what}: variant {l}")
+    for split, s in ev["splits"].items():
+        mine = [l for l in lines if l["split"] == split]
+        expect([l["index"] for l in mine] == list(range(len(mine))), f"{what}: {split} indices")
+        for m in models:
+            n = len(mine)
+            em = sum(l[m]["em"] for l in mine) / n
+            nll = sum(l[m]["nll_mean"] for l in mine) / n
+            greedy = sum(sum(l[m]["correct"]) / len(l[m]["correct"]) for l in mine) / n
+            foiled = [l[m]["margin"] for l in mine if l[m]["margin"] is not None]
+            want = s[m]
+            expect(n == want["n"] and em == want["em"], f"{what}: {split} {m} em {em} from items, {want['em']} in the JSON")
+            expect(close(nll, want["nll"], 1e-6) and close(greedy, want["greedy"], 1e-6),
+                   f"{what}: {split} {m} nll {nll} {want['nll']}, greedy {greedy} {want['greedy']}")
+            if foiled:
+                expect(close(sum(foiled) / len(foiled), want["margin"], 1e-6), f"{what}: {split} {m} margin")
+            else:
+                expect(want["margin"] is None, f"{what}: {split} {m} margin without foils")
+        # the forms add up to the split, and each is its items' numbers
+        forms = ev["forms"][split]
+        expect(sum(f["base"]["n"] for f in forms.values()) == s["base"]["n"], f"{what}: {split} forms' n")
+        expect(set(forms) == {l["form"] for l in mine}, f"{what}: {split} forms {sorted(forms)}")
+        for m in models:
+            total = sum(f[m]["n"] * f[m]["em"] for f in forms.values())
+            expect(close(total, s[m]["n"] * s[m]["em"], 1e-9), f"{what}: {split} {m} forms' em add up to the split's")
+            for name, f in forms.items():
+                fi = [l for l in mine if l["form"] == name]
+                expect(f[m]["n"] == len(fi) and close(f[m]["em"], sum(l[m]["em"] for l in fi) / len(fi)),
+                       f"{what}: {split} {name} {m} em")
+                fm = [l[m]["margin"] for l in fi if l[m]["margin"] is not None]
+                expect((f[m]["margin"] is None) == (not fm) and (not fm or close(f[m]["margin"], sum(fm) / len(fm), 1e-9)),
+                       f"{what}: {split} {name} {m} margin")
+            foiled = [(f[m]["margin"], sum(l[m]["margin"] is not None for l in mine if l["form"] == k))
+                      for k, f in forms.items() if f[m]["margin"] is not None]
+            if foiled:
+                agg = sum(v * c for v, c in foiled) / sum(c for _, c in foiled)
+                expect(close(agg, s[m]["margin"], 1e-6), f"{what}: {split} {m} forms' margins add up to the split's")
+    return lines
+
+for stage in ("00-anchor", "01-drift"):
+    ev = json.load(open(f"{t}/a/stages/{stage}/eval.json"))
+    check_items(f"{t}/a/stages/{stage}/items.jsonl", ev, stage)
+    entry = [c for c in man["checkpoints"] if c["dir"] == f"stages/{stage}"][0]
+    expect("items.jsonl" in entry["sha256"], f"the manifest checksums {stage}/items.jsonl")
+lines = check_items(f"{t}/items1.jsonl", json.load(open(f"{t}/items1.json")), "eval --items")
+expect(any(l["variant"] == 1 for l in lines), "held-out variants are numbered per chain")
+for m in ("base", "adapter"):  # exact match is not the same for every item: the checks can fail
+    expect({l[m]["em"] for l in lines} == {True, False}, f"eval --items: {m} exact match varies")
+    expect(any(not l[m]["em"] and l[m]["completion"] != l["answer"] for l in lines),
+           f"eval --items: {m} completions of misses differ from the answer")
+check_items(f"{t}/base-items.jsonl", base, "eval --items - (base only)", models=("base",))
+ext = [json.loads(l) for l in open(f"{t}/nofoil.jsonl")]
+expect(len(ext) == json.load(open(f"{t}/nofoil.json"))["splits"]["external"]["base"]["n"] and
+       all(l["split"] == "external" and l["base"]["margin"] is None and l["adapter"]["margin"] is None for l in ext),
+       "--chains: external items, margin null without foils")
 print("eval_cli json:", "ok" if ok else "failed")
 sys.exit(0 if ok else 1)
 PY

@@ -33,7 +33,7 @@ curriculum = {
 run = { log_every = 100; };
 CFG
 STAGES="00-anchor 01-bridge 02-drift"
-FILES="adapter.safetensors optim.safetensors state.json eval.json peft/adapter_model.safetensors"
+FILES="adapter.safetensors optim.safetensors state.json eval.json items.jsonl peft/adapter_model.safetensors"
 run() { # np, run dir, extra args... (output in $T/out, status in $rc, seconds in $secs)
     local np=$1 dir=$2
     shift 2

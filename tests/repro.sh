@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # repro.sh — the reproducibility modes, checked on the bytes of every stage checkpoint
-# (adapter, optimizer moments, state, eval, PEFT export):
+# (adapter, optimizer moments, state, eval, per-item results, PEFT export):
 #   R1  reproducibility = "rank-count": two runs with the same config, seed and rank count;
 #   R2  reproducibility = "invariant": 1, 2 and 4 ranks (and 1 or 2 threads per rank) give the
 #       same bytes; the manifest records the mode;
@@ -38,7 +38,7 @@ curriculum = {
 run = { log_every = 100; };
 CFG
 STAGES="00-anchor 01-bridge 02-drift"
-FILES="adapter.safetensors optim.safetensors state.json eval.json peft/adapter_model.safetensors"
+FILES="adapter.safetensors optim.safetensors state.json eval.json items.jsonl peft/adapter_model.safetensors"
 train() { # np, run dir, extra args...
     local np=$1 dir=$2
     shift 2

@@ -111,7 +111,7 @@ check "[ $rc = 1 ] && has 'k2 holds 2 stage checkpoints of an earlier run (newes
 cur 2 "$T/k2" --resume "$T/k2"
 check "[ $rc = 0 ] && [ ! -e '$T/k2/stages/01-drift.step-000005' ] && ! grep -q 'step-000005' <(/usr/bin/python3 -c \"import json; print([c['dir'] for c in json.load(open('$T/k2/manifest.json'))['checkpoints']])\")" \
     "the stage checkpoint removes the mid-stage one it supersedes (dir and manifest entry)"
-same_stage() { for f in adapter.safetensors optim.safetensors state.json eval.json; do cmp -s "$1/$f" "$2/$f" || return 1; done; }
+same_stage() { for f in adapter.safetensors optim.safetensors state.json eval.json items.jsonl; do cmp -s "$1/$f" "$2/$f" || return 1; done; }
 check "same_stage '$T/ref/stages/01-drift' '$T/k2/stages/01-drift'" \
     "... and the resumed run ends byte-identical to the uninterrupted one"
 cp "$T/k2/manifest.json" "$T/manifest.before"

@@ -1,7 +1,8 @@
 /*
  * evalcmd.c — `imprint eval`: the recall test outside training.
  *
- *   imprint eval CONFIG [--adapter PATH] [--chains FILE]... [--json OUT|-] [--set KEY=VALUE]...
+ *   imprint eval CONFIG [--adapter PATH] [--chains FILE]... [--json OUT|-] [--items OUT|-]
+ *                [--set KEY=VALUE]...
  *
  * CONFIG names the base model, its tokenizer and the splits (the training config).
  * --adapter is a run directory (the newest finished stage its manifest names), a stage
@@ -15,7 +16,11 @@
  * on chains of their own.
  *
  * --json OUT writes the results as JSON (a missing directory is refused before anything runs);
- * --json - writes them to stdout, and the table goes to stderr.
+ * --json - writes them to stdout, and the table goes to stderr. --items OUT writes one JSON line
+ * per scored item (items.h: the prompt, the answer, each model's greedy completion, per-token
+ * correctness, NLL, margin, exact match); --items - writes them to stdout (not together with
+ * --json -). The table is followed by the breakdown by logical form, which the JSON holds as
+ * "forms".
  *
  * It builds what scoring needs — the model, the adapter, the tokenizer, the eval items and a
  * scorer over the ranks — and no trainer.
@@ -30,7 +35,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "manifest.h"
+#include "adapter_arg.h"
+#include "items.h"
 #include "report.h"
 #include "scorer.h"
 #include "train.h"
@@ -51,47 +57,21 @@ typedef struct EvalRun {
     Curriculum *cur;
     EvalItem *external; /* --chains */
     int n_external;
+    /* what was scored: the splits (or the external set), their items and records */
+    int n_sets;
+    const EvalItem *sets[EVAL_COUNT];
+    int n_items[EVAL_COUNT];
+    EvalRecords base_rec[EVAL_COUNT], adapter_rec[EVAL_COUNT];
+    EvalSums base_forms[EVAL_COUNT][FORM_COUNT], adapter_forms[EVAL_COUNT][FORM_COUNT];
 } EvalRun;
 
-/* --adapter: a run directory (the newest finished stage its manifest names), a stage directory
- * (its adapter.safetensors), or an adapter file. */
-static int resolve_adapter(const char *arg, char *path, size_t n, Err *e) {
-    struct stat sb;
-    char probe[CFG_PATH_MAX + 64], rel[256];
-    if (stat(arg, &sb) != 0)
-        return err_set(e,
-                       "--adapter %s: %s; give a run directory, a stage directory or an "
-                       "adapter.safetensors",
-                       arg, strerror(errno));
-    if (!S_ISDIR(sb.st_mode)) {
-        snprintf(path, n, "%s", arg);
-        return 0;
-    }
-    if (path_join(probe, sizeof probe, e, "%s/manifest.json", arg) != 0) return -1;
-    if (stat(probe, &sb) == 0) { /* a run directory */
-        if (manifest_pick_stage(arg, rel, sizeof rel, e) != 0) return -1;
-        return path_join(path, n, e, "%s/%s/adapter.safetensors", arg, rel);
-    }
-    return path_join(path, n, e, "%s/adapter.safetensors", arg);
-}
-
-/* The adapters the file describes (rank, targets, layers, alpha, rslora from its metadata; the
- * config's lora.alpha and lora.rslora only where the file does not say), loaded from it. */
+/* The adapters the file describes, loaded from it: the config's lora.alpha and lora.rslora only
+ * where the file does not state them. */
 static int build_adapter(EvalRun *r, const Config *cfg, Err *e) {
-    LoraSpec spec;
-    int has_scale = 0;
-    if (lora_read_spec(r->adapter, &spec, &has_scale, &r->adapter_step, e) != 0) return -1;
-    if (!has_scale) {
-        spec.alpha = (float)cfg->lora.alpha;
-        spec.rslora = cfg->lora.rslora;
-    }
-    spec.dropout = 0.0f; /* eval: no dropout */
-    if (lora_spec_check(&spec, r->model.cfg.n_layer, e) != 0)
-        return err_prefix(e, "%s: the adapter does not fit the model %s", r->adapter,
-                          cfg->model.random ? "(random init)" : cfg->model.path);
-    lora_build(&r->lora, &spec, r->model.cfg.n_layer, r->model.cfg.n_embd,
-               r->rows * cfg->batch.seq_len, cfg->seed);
-    return lora_load(&r->lora, r->adapter, e);
+    LoraSpec fallback = {.alpha = (float)cfg->lora.alpha, .rslora = cfg->lora.rslora};
+    return adapter_open(&r->lora, r->adapter, &r->model, r->rows * cfg->batch.seq_len, &fallback,
+                        cfg->seed, cfg->model.random ? "(random init)" : cfg->model.path,
+                        &r->adapter_step, e);
 }
 
 static int eval_run_build(EvalRun *r, const Config *cfg, const Comm *comm, const EvalOptions *o,
@@ -100,7 +80,7 @@ static int eval_run_build(EvalRun *r, const Config *cfg, const Comm *comm, const
     r->adapter_step = -1;
     if (o->adapter) {
         r->has_adapter = 1;
-        if (resolve_adapter(o->adapter, r->adapter, sizeof r->adapter, e) != 0) return -1;
+        if (adapter_resolve(o->adapter, r->adapter, sizeof r->adapter, e) != 0) return -1;
     }
     if (train_build_model(&r->model, cfg, r->rows, e) != 0) return -1;
     const size_t n = (size_t)r->rows * cfg->batch.seq_len;
@@ -130,6 +110,10 @@ static int eval_run_build(EvalRun *r, const Config *cfg, const Comm *comm, const
 }
 
 static void eval_run_free(EvalRun *r) {
+    for (int i = 0; i < r->n_sets; i++) {
+        eval_records_free(&r->base_rec[i]);
+        eval_records_free(&r->adapter_rec[i]);
+    }
     if (r->external) curriculum_eval_items_free(r->external, r->n_external);
     if (r->cur) curriculum_free(r->cur);
     if (r->lib) chainlib_free(r->lib);
@@ -142,42 +126,55 @@ static void eval_run_free(EvalRun *r) {
 }
 
 /* Every split (or the external set) with the base model, and with the adapter when there is
- * one. Collective. */
-static int score(EvalRun *r, const Config *cfg, Comm *comm, ReportRow *rows, int *n_rows, Err *e) {
-    const EvalItem *sets[EVAL_COUNT];
-    int n_items[EVAL_COUNT];
+ * one, with every item's record (greedy completions too for --items) and the sums per form.
+ * Collective. */
+static int score(EvalRun *r, const Config *cfg, Comm *comm, const EvalOptions *o, ReportRow *rows,
+                 Err *e) {
     memset(rows, 0, sizeof(ReportRow) * EVAL_COUNT);
     if (r->external) {
-        sets[0] = r->external;
-        n_items[0] = r->n_external;
+        r->sets[0] = r->external;
+        r->n_items[0] = r->n_external;
         rows[0].name = "external";
-        *n_rows = 1;
+        r->n_sets = 1;
     } else {
         for (int s = 0; s < EVAL_COUNT; s++) {
-            sets[s] = curriculum_eval(r->cur, (EvalSplit)s, &n_items[s]);
+            r->sets[s] = curriculum_eval(r->cur, (EvalSplit)s, &r->n_items[s]);
             rows[s].name = eval_split_name((EvalSplit)s);
         }
-        *n_rows = EVAL_COUNT;
+        r->n_sets = EVAL_COUNT;
+    }
+    for (int i = 0; i < r->n_sets; i++) {
+        eval_records_init(&r->base_rec[i], r->sets[i], r->n_items[i], o->items != NULL);
+        eval_records_init(&r->adapter_rec[i], r->sets[i], r->n_items[i], o->items != NULL);
     }
     Scorer sc;
     scorer_init(&sc, &r->model, r->has_adapter ? &r->lora : NULL, comm, tok_eot(r->tok),
-                cfg->reproducibility == REPRO_INVARIANT, r->inputs, r->targets, r->weights, sets,
-                n_items, *n_rows);
+                cfg->reproducibility == REPRO_INVARIANT, r->inputs, r->targets, r->weights, r->sets,
+                r->n_items, r->n_sets);
     int rc = 0;
-    for (int i = 0; i < *n_rows && rc == 0; i++) {
-        rows[i].base_only = !r->has_adapter;
-        rc = scorer_run(&sc, 0, sets[i], n_items[i], &rows[i].base, e);
+    for (int i = 0; i < r->n_sets && rc == 0; i++) {
+        ReportRow *row = &rows[i];
+        row->base_only = !r->has_adapter;
+        rc = scorer_run(&sc, 0, r->sets[i], r->n_items[i], &row->base, &r->base_rec[i], e);
         if (rc == 0 && r->has_adapter)
-            rc = scorer_run(&sc, 1, sets[i], n_items[i], &rows[i].adapter, e);
+            rc =
+                scorer_run(&sc, 1, r->sets[i], r->n_items[i], &row->adapter, &r->adapter_rec[i], e);
+        if (rc != 0) break;
+        eval_form_sums(&r->base_rec[i], r->sets[i], r->n_items[i], r->lib, r->base_forms[i]);
+        row->base_forms = r->base_forms[i];
+        if (r->has_adapter) {
+            eval_form_sums(&r->adapter_rec[i], r->sets[i], r->n_items[i], r->lib,
+                           r->adapter_forms[i]);
+            row->adapter_forms = r->adapter_forms[i];
+        }
     }
     scorer_free(&sc);
     return rc;
 }
 
-/* A --json path is refused before the work starts when its directory is missing or not
- * writable (naming the path the user gave). */
-int json_out_check(const char *path, Err *e) {
-    if (!strcmp(path, "-")) return 0;
+/* An output path (--json, --items) is refused before the eval runs when its directory is missing
+ * or not writable (naming the path the user gave). */
+static int check_out_path(const char *opt, const char *path, Err *e) {
     char dir[CFG_PATH_MAX + 64];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
@@ -189,14 +186,19 @@ int json_out_check(const char *path, Err *e) {
         *slash = '\0';
     struct stat sb;
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return err_set(e,
-                       "--json %s: the directory %s does not exist; create it or give another path",
-                       path, dir);
+        return err_set(e, "%s %s: the directory %s does not exist; create it or give another path",
+                       opt, path, dir);
     if (access(dir, W_OK) != 0)
-        return err_set(e, "--json %s: cannot write in %s: %s", path, dir, strerror(errno));
+        return err_set(e, "%s %s: cannot write in %s: %s", opt, path, dir, strerror(errno));
     if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-        return err_set(e, "--json %s: is a directory; give a file name", path);
+        return err_set(e, "%s %s: is a directory; give a file name", opt, path);
     return 0;
+}
+
+/* A --json path is refused before the work starts when its directory is missing or not
+ * writable ("-" is stdout). */
+int json_out_check(const char *path, Err *e) {
+    return strcmp(path, "-") == 0 ? 0 : check_out_path("--json", path, e);
 }
 
 int json_out_write(const char *path, const char *text, Err *e) {
@@ -220,6 +222,7 @@ static int write_json(const Config *cfg, const EvalOptions *o, const EvalRun *r,
         cJSON_AddNullToObject(j, "step"); /* no adapter, or it does not say */
     cJSON_AddStringToObject(j, "metrics", REPORT_METRICS_NOTE);
     report_add_splits(j, rows, n);
+    report_add_forms(j, rows, n);
     char *text = cJSON_Print(j);
     cJSON_Delete(j);
     int rc = json_out_write(o->json, text, e);
@@ -227,19 +230,41 @@ static int write_json(const Config *cfg, const EvalOptions *o, const EvalRun *r,
     return rc;
 }
 
+static int write_items(const EvalOptions *o, const EvalRun *r, const ReportRow *rows, Err *e) {
+    ItemsSet sets[EVAL_COUNT];
+    for (int i = 0; i < r->n_sets; i++)
+        sets[i] = (ItemsSet){rows[i].name,    !r->external && i == EVAL_HELDOUT_VARIANTS,
+                             r->sets[i],      r->n_items[i],
+                             &r->base_rec[i], r->has_adapter ? &r->adapter_rec[i] : NULL};
+    size_t len = 0;
+    char *text = items_jsonl(sets, r->n_sets, r->lib, r->tok, &len, e);
+    if (!text) return -1;
+    int rc = 0;
+    if (strcmp(o->items, "-") != 0)
+        rc = file_write_atomic(o->items, text, len, e);
+    else if (fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0)
+        rc = err_set(e, "--items -: cannot write to stdout: %s", strerror(errno));
+    xfree(text);
+    return rc;
+}
+
 int eval_command(const Config *cfg, Comm *comm, const EvalOptions *o, Err *e) {
     EvalRun r;
     memset(&r, 0, sizeof r);
     const int json_stdout = o->json && !strcmp(o->json, "-");
+    const int items_stdout = o->items && !strcmp(o->items, "-");
     /* a setup failure on one rank is every rank's: all return together, printed once */
-    int rc = o->json && json_out_check(o->json, e) != 0;
+    int rc = 0;
+    if (json_stdout && items_stdout)
+        rc = err_set(e, "--json - and --items - both want stdout; give one of them a file") != 0;
+    if (rc == 0 && o->json && !json_stdout) rc = check_out_path("--json", o->json, e) != 0;
+    if (rc == 0 && o->items && !items_stdout) rc = check_out_path("--items", o->items, e) != 0;
     if (rc == 0) rc = eval_run_build(&r, cfg, comm, o, e) != 0;
     rc = train_failure_agreed(comm, rc, e);
     ReportRow rows[EVAL_COUNT];
-    int n_rows = 0;
-    if (rc == 0) rc = score(&r, cfg, comm, rows, &n_rows, e);
+    if (rc == 0) rc = score(&r, cfg, comm, o, rows, e);
     if (rc == 0 && comm->rank == 0) {
-        FILE *out = json_stdout ? stderr : stdout; /* stdout is the JSON's */
+        FILE *out = json_stdout || items_stdout ? stderr : stdout; /* stdout is the data's */
         fprintf(out, "recall: base %s, ", cfg->model.random ? "random init" : cfg->model.path);
         char targets[8];
         lora_targets_text(targets, sizeof targets, r.lora.spec.targets);
@@ -249,9 +274,12 @@ int eval_command(const Config *cfg, Comm *comm, const EvalOptions *o, Err *e) {
                     r.lora.spec.layer_last, r.lora.spec.rslora ? ", rslora" : "");
         else
             fprintf(out, "no adapter (the base model alone)\n");
-        report_print_table(out, rows, n_rows);
+        report_print_table(out, rows, r.n_sets);
+        fprintf(out, "\n");
+        report_print_forms(out, rows, r.n_sets);
         fflush(out);
-        if (o->json) rc = write_json(cfg, o, &r, rows, n_rows, e);
+        if (o->json) rc = write_json(cfg, o, &r, rows, r.n_sets, e);
+        if (rc == 0 && o->items) rc = write_items(o, &r, rows, e);
     }
     eval_run_free(&r);
     return rc;

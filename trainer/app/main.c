@@ -40,12 +40,15 @@ static const char *USAGE =
     "      Train LoRA adapters as CONFIG says (run it under mpirun/srun for several ranks).\n"
     "  imprint pretrain CONFIG [--set KEY=VALUE]... [--overwrite | --resume RUN_DIR] [--quiet]\n"
     "      Train every weight of the base model (no adapters); checkpoints are HF model dirs.\n"
-    "  imprint eval CONFIG [--adapter PATH] [--chains FILE]... [--json OUT|-] [--set ...]\n"
+    "  imprint eval CONFIG [--adapter PATH] [--chains FILE]... [--json OUT|-] [--items OUT|-]\n"
+    "               [--set ...]\n"
     "      The recall test, base model against adapter: on the config's curriculum splits, or\n"
-    "      on every chain of your own library files (--chains). --adapter is a run dir (its\n"
-    "      newest finished stage), a stage dir or an adapter.safetensors; its shape comes from\n"
-    "      its metadata. Without --adapter the base model alone is scored. --json - writes\n"
-    "      the JSON to stdout (the table then goes to stderr).\n"
+    "      on every chain of your own library files (--chains), per split and per logical\n"
+    "      form. --adapter is a run dir (its newest finished stage), a stage dir or an\n"
+    "      adapter.safetensors; its shape comes from its metadata. Without --adapter the base\n"
+    "      model alone is scored. --items writes one JSON line per item (prompt, answer, each\n"
+    "      model's greedy completion, per-token hits, NLL, margin). OUT - is stdout (the\n"
+    "      table then goes to stderr).\n"
     "  imprint config CONFIG [--set KEY=VALUE]...\n"
     "      Validate CONFIG and print it resolved, every default filled in.\n"
     "  imprint tokenizer-train --vocab N --out DIR FILE...\n"
@@ -54,8 +57,12 @@ static const char *USAGE =
     "      Encode text (documents separated by blank lines) into an llm.c token shard.\n"
     "  imprint export MODEL OUTDIR [--bf16] [--tokenizer DIR]\n"
     "      Write a model (HF dir or llm.c .bin) as an HF GPT-2 dir, optionally in BF16.\n"
-    "  imprint generate MODEL [--tokenizer DIR] [--tokens N] PROMPT...\n"
-    "      Greedy continuation of each prompt.\n"
+    "  imprint generate MODEL [--tokenizer DIR] [--tokens N] [--adapter PATH [--compare]]\n"
+    "                   [--temperature T [--top-k K] [--seed N]] PROMPT...\n"
+    "      Continue each prompt: greedy (T = 0, the default), or sampled at temperature T from\n"
+    "      the K likeliest tokens (all without --top-k), the same text for the same --seed\n"
+    "      (default 1337). --adapter (as for eval) continues with the adapter; --compare\n"
+    "      prints the base model's continuation and the adapter's, one under the other.\n"
     "  imprint probe MODEL [--tokenizer DIR] [--text FILE] [--span N] [--reps N] [--seed N]\n"
     "                [--json OUT|-]\n"
     "      Can the model copy? Every head's previous-token, induction and copying scores, and\n"
@@ -133,13 +140,16 @@ static int parse_cli(Cli *cli, int argc, char **argv, Err *e) {
         } else if (!strcmp(a, "--resume")) {
             if (i + 1 >= argc) return err_set(e, "--resume needs the run directory to continue");
             cli->train.resume = argv[++i];
-        } else if (!strcmp(a, "--adapter") || !strcmp(a, "--chains") || !strcmp(a, "--json")) {
+        } else if (!strcmp(a, "--adapter") || !strcmp(a, "--chains") || !strcmp(a, "--json") ||
+                   !strcmp(a, "--items")) {
             if (i + 1 >= argc) return err_set(e, "%s needs a path", a);
             const char *v = argv[++i];
             if (!strcmp(a, "--adapter"))
                 cli->eval.adapter = v;
             else if (!strcmp(a, "--json"))
                 cli->eval.json = v;
+            else if (!strcmp(a, "--items"))
+                cli->eval.items = v;
             else if (cli->eval.n_chains == EVAL_MAX_CHAIN_FILES)
                 return err_set(e, "too many --chains files (at most %d)", EVAL_MAX_CHAIN_FILES);
             else

@@ -20,6 +20,7 @@ enum RngStream {
     RNG_STREAM_DATA = 3,       /* token-file sample offsets, keyed by global sample index */
     RNG_STREAM_DROPOUT = 4,    /* LoRA dropout masks, keyed by (step, sample, layer, target) */
     RNG_STREAM_PROBE = 5,      /* imprint probe's random token sequences, keyed by sequence */
+    RNG_STREAM_GENERATE = 6,   /* imprint generate's sampling, keyed by (prompt, token) */
     RNG_STREAM_CURRICULUM = 16 /* curriculum/ owns 16..31 */
 };
 

@@ -66,8 +66,121 @@ static int pass_rows(const EvalItem *items, int end, RowCursor c, int max_B) {
     return rows > 0 ? rows : max_B;
 }
 
+/* ---- per-item records ------------------------------------------------------------------------ */
+
+void eval_records_init(EvalRecords *r, const EvalItem *items, int n, int decode) {
+    memset(r, 0, sizeof *r);
+    r->n = n;
+    r->decode = decode;
+    r->offset = xmalloc(sizeof(size_t) * ((size_t)n + 1), "eval records");
+    size_t o = 0;
+    for (int i = 0; i < n; i++) {
+        r->offset[i] = o;
+        o += EVAL_REC_FIXED + 2 * (size_t)items[i].n_answer;
+    }
+    r->offset[n] = o;
+    r->data = xmalloc(sizeof(double) * (o + 1), "eval records");
+    r->work = xmalloc(sizeof(int) * ((size_t)n + 1), "eval records");
+}
+
+void eval_records_free(EvalRecords *r) {
+    xfree(r->data);
+    xfree(r->offset);
+    xfree(r->work);
+    memset(r, 0, sizeof *r);
+}
+
+const double *eval_record_correct(const EvalRecords *r, const EvalItem *items, int i) {
+    (void)items;
+    return r->data + r->offset[i] + EVAL_REC_FIXED;
+}
+
+const double *eval_record_greedy(const EvalRecords *r, const EvalItem *items, int i) {
+    return r->data + r->offset[i] + EVAL_REC_FIXED + items[i].n_answer;
+}
+
+static double *record(EvalRecords *r, int i) {
+    return r->data + r->offset[i];
+}
+
+/* The first largest logit (a tie goes to the lower id). */
+static int32_t argmax(const float *z, int V) {
+    int32_t best = 0;
+    for (int v = 1; v < V; v++)
+        if (z[v] > z[best]) best = v;
+    return best;
+}
+
+/* Greedy decoding of the items list[0..n) past their first miss. Each record holds the answer's
+ * flags and, from the scoring pass, the argmax after the true prefix at every answer position:
+ * up to the first miss k that is the greedy completion (the answer's tokens, then the argmax at
+ * k); from there the items are decoded together, one forward pass per token, each row holding
+ * prompt + its completion so far. */
+static int decode_rest(GPT2 *m, const Lora *lora, const EvalItem *items, int *list, int n,
+                       int32_t eot, int32_t *tokens, EvalRecords *rec, Err *e) {
+    const int V = m->cfg.vocab;
+    int active = 0;
+    for (int a = 0; a < n; a++) {
+        const EvalItem *it = &items[list[a]];
+        double *r = record(rec, list[a]), *g = r + EVAL_REC_FIXED + it->n_answer;
+        const double *ok = r + EVAL_REC_FIXED;
+        int k = 0;
+        while (k < it->n_answer && ok[k] == 1.0) k++;
+        if (k == it->n_answer) continue; /* no answer tokens */
+        for (int j = k + 1; j < it->n_answer; j++) g[j] = 0.0;
+        if ((int32_t)g[k] == eot) { /* the model ends the text there */
+            g[k] = 0.0;
+            r[EVAL_REC_N_GREEDY] = k;
+            r[EVAL_REC_EOT] = 1.0;
+            continue;
+        }
+        r[EVAL_REC_N_GREEDY] = k + 1;
+        if (k + 1 < it->n_answer) list[active++] = list[a];
+    }
+    while (active > 0) {
+        int T = 0;
+        for (int a = 0; a < active; a++) {
+            const EvalItem *it = &items[list[a]];
+            int len = it->n_prompt + (int)record(rec, list[a])[EVAL_REC_N_GREEDY];
+            if (len > T) T = len;
+        }
+        for (int a = 0; a < active; a++) {
+            const EvalItem *it = &items[list[a]];
+            const double *r = record(rec, list[a]), *g = r + EVAL_REC_FIXED + it->n_answer;
+            const int have = (int)r[EVAL_REC_N_GREEDY];
+            int32_t *row = tokens + (size_t)a * T;
+            for (int j = 0; j < T; j++)
+                row[j] = j < it->n_prompt          ? it->prompt[j]
+                         : j < it->n_prompt + have ? (int32_t)g[j - it->n_prompt]
+                                                   : eot;
+        }
+        Batch b = {tokens, NULL, NULL, active, T, 0, 0, 0};
+        if (gpt2_forward(m, lora, &b, e) != 0) return -1;
+        int still = 0;
+        for (int a = 0; a < active; a++) {
+            const EvalItem *it = &items[list[a]];
+            double *r = record(rec, list[a]), *g = r + EVAL_REC_FIXED + it->n_answer;
+            const int have = (int)r[EVAL_REC_N_GREEDY];
+            const size_t pos = (size_t)a * T + (size_t)(it->n_prompt + have - 1);
+            const int32_t next = argmax(m->acts.logits->data + pos * V, V);
+            if (next == eot) {
+                r[EVAL_REC_EOT] = 1.0;
+                continue;
+            }
+            g[have] = next;
+            r[EVAL_REC_N_GREEDY] = have + 1;
+            if (have + 1 < it->n_answer) list[still++] = list[a];
+        }
+        active = still;
+    }
+    return 0;
+}
+
+/* ---- scoring ------------------------------------------------------------------------------- */
+
 int eval_items(GPT2 *m, const Lora *lora, const EvalItem *items, int first, int count, int32_t eot,
-               int32_t *tokens, int32_t *targets, float *weights, EvalSums *out, Err *e) {
+               int32_t *tokens, int32_t *targets, float *weights, EvalSums *out, EvalRecords *rec,
+               Err *e) {
     const int maxB = m->max_B, T = m->max_T, V = m->cfg.vocab, end = first + count;
     memset(out, 0, sizeof *out);
     double true_nll = 0.0, foil_sum = 0.0; /* of the item being scored (it may span passes) */
@@ -89,6 +202,17 @@ int eval_items(GPT2 *m, const Lora *lora, const EvalItem *items, int first, int 
         /* rows are laid out with stride T; the forward runs rows x T */
         Batch b = {tokens, targets, weights, rows, T, 0, 0, 0}; /* eval: no dropout */
         if (gpt2_forward(m, lora, &b, e) != 0) return -1;
+        /* the decoding starts from the argmax after the true prefix at each answer position */
+        w = c;
+        for (int r = 0; rec && rec->decode && r < rows; r++, cursor_next(items, &w)) {
+            if (w.f >= 0) continue;
+            const EvalItem *it = &items[w.q];
+            double *g = record(rec, w.q) + EVAL_REC_FIXED + it->n_answer;
+            for (int j = 0; j < it->n_answer; j++) {
+                const size_t i = (size_t)r * T + (size_t)(it->n_prompt - 1 + j);
+                g[j] = argmax(m->acts.logits->data + i * V, V);
+            }
+        }
         /* argmax at every answer position, before the loss turns logits into probabilities.
          * The verdict is kept in the weight itself: 1 = greedy, 2 = not greedy (the loss's
          * per-token values do not depend on the weights; only its weighted sum, unused here) */
@@ -102,35 +226,68 @@ int eval_items(GPT2 *m, const Lora *lora, const EvalItem *items, int first, int 
             weights[i] = ok ? 1.0f : 2.0f;
         }
         gpt2_loss(m, &b);
+        int n_miss = 0; /* items of this pass to decode past their first miss */
         for (int r = 0; r < rows; r++, cursor_next(items, &c)) {
             const EvalItem *it = &items[c.q];
             double nll = 0.0;
             int g = 0, n = 0;
+            double *rc = rec && c.f < 0 ? record(rec, c.q) : NULL; /* the true row's record */
             for (int j = 0; j < T; j++) {
                 size_t i = (size_t)r * T + j;
                 if (weights[i] == 0.0f) continue;
                 nll += m->acts.losses->data[i];
                 g += weights[i] == 1.0f;
+                if (rc) rc[EVAL_REC_FIXED + n] = weights[i] == 1.0f;
                 n++;
             }
+            if (rc) rc[EVAL_REC_NLL] = nll;
             nll = n ? nll / n : 0.0;
             if (c.f < 0) {
+                const int em = g == n && n > 0;
                 true_nll = nll;
                 foil_sum = 0.0;
                 out->n += 1;
-                out->em += (g == n && n > 0);
+                out->em += em;
                 out->nll += nll;
                 out->greedy += n ? (double)g / n : 0.0;
+                if (rc) {
+                    rc[EVAL_REC_EM] = em;
+                    rc[EVAL_REC_N_GREEDY] = n;
+                    if (rec->decode && !em) rec->work[n_miss++] = c.q;
+                }
             } else {
                 foil_sum += nll - true_nll;
             }
             if (c.f == it->n_foils - 1 && it->n_foils > 0) { /* the item's last row */
                 out->margin += foil_sum / it->n_foils;
                 out->n_foil += 1;
+                if (rec) record(rec, c.q)[EVAL_REC_MARGIN] = foil_sum / it->n_foils;
             }
         }
+        if (n_miss > 0 && decode_rest(m, lora, items, rec->work, n_miss, eot, tokens, rec, e) != 0)
+            return -1;
     }
     return 0;
+}
+
+void eval_form_sums(const EvalRecords *r, const EvalItem *items, int n, const ChainLib *lib,
+                    EvalSums out[FORM_COUNT]) {
+    memset(out, 0, sizeof(EvalSums) * FORM_COUNT);
+    for (int i = 0; i < n; i++) {
+        const EvalItem *it = &items[i];
+        const double *rc = r->data + r->offset[i], *ok = rc + EVAL_REC_FIXED;
+        EvalSums *s = &out[lib->chains[it->chain].form];
+        int g = 0;
+        for (int j = 0; j < it->n_answer; j++) g += ok[j] == 1.0;
+        s->n += 1;
+        s->em += rc[EVAL_REC_EM];
+        s->nll += it->n_answer ? rc[EVAL_REC_NLL] / it->n_answer : 0.0;
+        s->greedy += it->n_answer ? (double)g / it->n_answer : 0.0;
+        if (it->n_foils > 0) {
+            s->margin += rc[EVAL_REC_MARGIN];
+            s->n_foil += 1;
+        }
+    }
 }
 
 EvalMetrics eval_metrics(const EvalSums *s) {

@@ -33,13 +33,53 @@ typedef struct EvalSums {
 
 #define EVAL_SUMS_N 6 /* doubles in EvalSums, for one all-reduce */
 
+/* Per-item results (the form breakdown, items.jsonl). Item i of a set owns the doubles
+ * data[offset[i] .. offset[i + 1]):
+ *   EVAL_REC_NLL       sum of its answer-token NLLs
+ *   EVAL_REC_MARGIN    mean over its foils of (foil mean NLL - answer mean NLL); 0 without foils
+ *   EVAL_REC_EM        1 when every answer token is the argmax after the true prefix
+ *   EVAL_REC_N_GREEDY  (decode) tokens of the greedy completion: n_answer, or fewer when the
+ *                      model chose <|endoftext|> first (EVAL_REC_EOT = 1; it is not counted)
+ *   then n_answer 0/1 flags (answer token j is the argmax after the true prefix: teacher-forced,
+ *   the "greedy tokens" rate), then (decode) the greedy completion's n_answer token ids (unused
+ *   slots 0).
+ * The greedy completion is real greedy decoding: up to the first miss it is the answer plus the
+ * argmax there (eval.h's argument), past it the model continues from its own tokens (extra
+ * forward passes, only for items that miss). Offsets are a function of the items alone, so every
+ * rank knows where every item's record lies: ranks fill disjoint parts of a zeroed buffer and a
+ * sum over ranks gathers the records exactly (each value is added to zeros only). */
+enum {
+    EVAL_REC_NLL,
+    EVAL_REC_MARGIN,
+    EVAL_REC_EM,
+    EVAL_REC_N_GREEDY,
+    EVAL_REC_EOT,
+    EVAL_REC_FIXED
+};
+
+typedef struct EvalRecords {
+    double *data;
+    size_t *offset; /* [n + 1] */
+    int n;
+    int decode; /* 1: greedy completions too (items.jsonl); 0: the rest only */
+    int *work;  /* [n]: scratch of the decoding */
+} EvalRecords;
+
+void eval_records_init(EvalRecords *r, const EvalItem *items, int n, int decode);
+void eval_records_free(EvalRecords *r);
+/* Item i's 0/1 flags and greedy completion (n_answer entries each). */
+const double *eval_record_correct(const EvalRecords *r, const EvalItem *items, int i);
+const double *eval_record_greedy(const EvalRecords *r, const EvalItem *items, int i);
+
 /* Scores items [first, first + count) with the model and adapter (lora may be NULL or have
  * scale 0 for the base model). Uses the model's activation buffers: up to max_B rows of max_T
  * tokens per forward pass; an item with more rows (1 + its foils) than max_B is scored alone over
  * several passes, so any max_B >= 1 scores any item. tokens/targets/weights are scratch of
- * max_B * max_T entries. */
+ * max_B * max_T entries. rec (NULL: none) gets the records of these items (records of the set
+ * the items belong to: item indices are the same). */
 int eval_items(GPT2 *m, const Lora *lora, const EvalItem *items, int first, int count, int32_t eot,
-               int32_t *tokens, int32_t *targets, float *weights, EvalSums *out, Err *e);
+               int32_t *tokens, int32_t *targets, float *weights, EvalSums *out, EvalRecords *rec,
+               Err *e);
 
 /* The end of the forward pass eval_items makes for the items from `start`: as many whole items
  * as fit max_B rows (at least one: an item too large is scored alone, over several passes). Cutting
@@ -54,5 +94,11 @@ typedef struct EvalMetrics {
 } EvalMetrics;
 
 EvalMetrics eval_metrics(const EvalSums *s);
+
+/* The sums of items [0, n) by the logical form of their chain (lib: the library the items
+ * were built from), from their records with eval_items' own arithmetic per item: a form's sums
+ * are the split's restricted to its items, and the forms' sums add up to the split's. */
+void eval_form_sums(const EvalRecords *r, const EvalItem *items, int n, const ChainLib *lib,
+                    EvalSums out[FORM_COUNT]);
 
 #endif

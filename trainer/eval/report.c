@@ -40,6 +40,37 @@ void report_print_table(FILE *out, const ReportRow *rows, int n) {
     }
 }
 
+void report_print_forms(FILE *out, const ReportRow *rows, int n) {
+    int any = 0;
+    for (int i = 0; i < n; i++) any |= rows[i].base_forms != NULL;
+    if (!any) return;
+    fprintf(out, "  %-17s %4s | %-17s | %-17s\n", "form / split", "n", "exact match", "margin");
+    fprintf(out, "  %-17s %4s | %-17s | %-17s\n", "", "", "base -> adapter", "base -> adapter");
+    for (int f = 0; f < FORM_COUNT; f++) {
+        int named = 0;
+        for (int i = 0; i < n; i++) {
+            const ReportRow *r = &rows[i];
+            if (!r->base_forms || r->base_forms[f].n == 0) continue;
+            if (!named) fprintf(out, "  %s\n", chain_form_name((ChainForm)f));
+            named = 1;
+            const EvalSums *bs = &r->base_forms[f];
+            EvalMetrics b = eval_metrics(bs);
+            char bm[24], am[24];
+            margin_text(bm, sizeof bm, bs, &b);
+            if (r->base_only || !r->adapter_forms) {
+                fprintf(out, "   %-16s %4d | %5.1f%% -> %6s | %6s -> %6s\n", r->name, b.n,
+                        100 * b.em, "-", bm, "-");
+                continue;
+            }
+            const EvalSums *as = &r->adapter_forms[f];
+            EvalMetrics a = eval_metrics(as);
+            margin_text(am, sizeof am, as, &a);
+            fprintf(out, "   %-16s %4d | %5.1f%% -> %5.1f%% | %6s -> %6s\n", r->name, b.n,
+                    100 * b.em, 100 * a.em, bm, am);
+        }
+    }
+}
+
 static void add_metrics(cJSON *parent, const char *key, const EvalSums *s) {
     EvalMetrics m = eval_metrics(s);
     cJSON *x = cJSON_AddObjectToObject(parent, key);
@@ -62,5 +93,23 @@ void report_add_splits(cJSON *parent, const ReportRow *rows, int n) {
             cJSON_AddNullToObject(sp, "adapter");
         else
             add_metrics(sp, "adapter", &rows[i].adapter);
+    }
+}
+
+void report_add_forms(cJSON *parent, const ReportRow *rows, int n) {
+    cJSON *forms = cJSON_AddObjectToObject(parent, "forms");
+    for (int i = 0; i < n; i++) {
+        const ReportRow *r = &rows[i];
+        if (!r->base_forms) continue;
+        cJSON *sp = cJSON_AddObjectToObject(forms, r->name);
+        for (int f = 0; f < FORM_COUNT; f++) {
+            if (r->base_forms[f].n == 0) continue;
+            cJSON *fo = cJSON_AddObjectToObject(sp, chain_form_name((ChainForm)f));
+            add_metrics(fo, "base", &r->base_forms[f]);
+            if (r->base_only || !r->adapter_forms)
+                cJSON_AddNullToObject(fo, "adapter");
+            else
+                add_metrics(fo, "adapter", &r->adapter_forms[f]);
+        }
     }
 }

@@ -48,7 +48,8 @@ static EvalSums sums_from_array(const double v[EVAL_SUMS_N]) {
 }
 
 /* Whole chunks per rank, exact sums of the chunks' sums. */
-static int score_invariant(Scorer *s, const EvalItem *items, int n, EvalSums *out, Err *e) {
+static int score_invariant(Scorer *s, const EvalItem *items, int n, EvalSums *out, EvalRecords *rec,
+                           Err *e) {
     const int max_B = s->model->max_B;
     const int chunks = chunk_count(items, n, max_B);
     int64_t first, count;
@@ -59,7 +60,7 @@ static int score_invariant(Scorer *s, const EvalItem *items, int n, EvalSums *ou
         if (c >= first && rc == 0) {
             EvalSums cs;
             rc = eval_items(s->model, s->lora, items, k, end - k, s->eot, s->inputs, s->targets,
-                            s->weights, &cs, e);
+                            s->weights, &cs, rec, e);
             double *p = s->parts + (size_t)j++ * EVAL_SUMS_N;
             sums_to_array(&cs, p);
             if (rc != 0) memset(p, 0, sizeof(double) * EVAL_SUMS_N);
@@ -74,12 +75,13 @@ static int score_invariant(Scorer *s, const EvalItem *items, int n, EvalSums *ou
 }
 
 /* Item slices per rank, float all-reduce of the sums. */
-static int score_rank_count(Scorer *s, const EvalItem *items, int n, EvalSums *out, Err *e) {
+static int score_rank_count(Scorer *s, const EvalItem *items, int n, EvalSums *out,
+                            EvalRecords *rec, Err *e) {
     int64_t first, count;
     comm_slice(n, s->comm->rank, s->comm->size, &first, &count);
     EvalSums local = {0};
     int rc = eval_items(s->model, s->lora, items, (int)first, (int)count, s->eot, s->inputs,
-                        s->targets, s->weights, &local, e);
+                        s->targets, s->weights, &local, rec, e);
     double sums[EVAL_SUMS_N];
     sums_to_array(&local, sums);
     comm_allreduce_sum_f64(s->comm, sums, EVAL_SUMS_N);
@@ -87,14 +89,27 @@ static int score_rank_count(Scorer *s, const EvalItem *items, int n, EvalSums *o
     return rc;
 }
 
-int scorer_run(Scorer *s, int use_adapter, const EvalItem *items, int n, EvalSums *out, Err *e) {
+/* Every rank holds zeros but in the records of the items it scored: the sum over ranks adds each
+ * value to zeros only, which is exact in any order (a -0 is made +0 first, so that the bytes do
+ * not depend on how many zeros it meets). */
+static void gather_records(Scorer *s, EvalRecords *rec) {
+    const size_t n = rec->offset[rec->n];
+    for (size_t i = 0; i < n; i++)
+        if (rec->data[i] == 0.0) rec->data[i] = 0.0;
+    comm_allreduce_sum_f64(s->comm, rec->data, n);
+}
+
+int scorer_run(Scorer *s, int use_adapter, const EvalItem *items, int n, EvalSums *out,
+               EvalRecords *rec, Err *e) {
     float keep = 0.0f;
     if (s->lora) {
         keep = s->lora->scale;
         if (!use_adapter) s->lora->scale = 0.0f; /* the base model, same code path */
     }
-    int rc =
-        s->invariant ? score_invariant(s, items, n, out, e) : score_rank_count(s, items, n, out, e);
+    if (rec) memset(rec->data, 0, sizeof(double) * rec->offset[rec->n]);
+    int rc = s->invariant ? score_invariant(s, items, n, out, rec, e)
+                          : score_rank_count(s, items, n, out, rec, e);
+    if (rec) gather_records(s, rec);
     if (s->lora) s->lora->scale = keep;
     /* the lowest failing rank keeps its message, the others clear theirs: printed once */
     const int bad = comm_first_failure(s->comm, rc != 0);

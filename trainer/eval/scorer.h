@@ -36,7 +36,11 @@ void scorer_init(Scorer *s, GPT2 *model, Lora *lora, Comm *comm, int32_t eot, in
                  const int *n_items, int n_sets);
 void scorer_free(Scorer *s);
 
-/* Scores items[0..n) with the adapter (use_adapter) or the base model. Collective. */
-int scorer_run(Scorer *s, int use_adapter, const EvalItem *items, int n, EvalSums *out, Err *e);
+/* Scores items[0..n) with the adapter (use_adapter) or the base model. rec (NULL: none; made
+ * for these items by eval_records_init) gets every item's record on every rank: each rank fills
+ * the records of the items it scores, and one sum over ranks gathers them (eval.h). Collective;
+ * every rank passes rec or none. */
+int scorer_run(Scorer *s, int use_adapter, const EvalItem *items, int n, EvalSums *out,
+               EvalRecords *rec, Err *e);
 
 #endif

@@ -148,6 +148,11 @@ int checkpoint_write(const char *dir, const CheckpointContent *c, Err *e) {
             file_write_atomic(path, c->eval_json, strlen(c->eval_json), e) != 0)
             return -1;
     }
+    if (c->items_jsonl) {
+        if (path_join(path, sizeof path, e, "%s/items.jsonl", tmp) != 0 ||
+            file_write_atomic(path, c->items_jsonl, c->items_len, e) != 0)
+            return -1;
+    }
     if (c->lora && c->peft_base) {
         char peft[IO_PATH_CAP];
         if (path_join(peft, sizeof peft, e, "%s/peft", tmp) != 0) return -1;

@@ -7,6 +7,7 @@
  *                         checkpoint directory is itself a loadable model.path
  *   optim.safetensors     AdamW moments as "m.<name>" / "v.<name>", metadata "t" = updates
  *   state.json            step, tokens seen, seed, last loss and learning rate
+ *   eval.json, items.jsonl  curriculum stages: the recall test, per split and per item
  *
  * It is written into "<dir>.tmp", every file fsync'ed, and renamed into place; an older
  * checkpoint of the same name is moved aside first and removed only after the rename. A crash
@@ -42,7 +43,9 @@ typedef struct CheckpointContent {
     const char *tokenizer; /* directory whose vocab.json + merges.txt are copied in, or NULL */
     const AdamW *opt;
     TrainState state;
-    const char *eval_json; /* written as eval.json when not NULL */
+    const char *eval_json;   /* written as eval.json when not NULL */
+    const char *items_jsonl; /* written as items.jsonl when not NULL */
+    size_t items_len;
     const char *peft_base; /* with lora: also export peft/ naming this base model */
     int fault_crash;       /* fault injection (crash-write): die after the first file */
 } CheckpointContent;

@@ -104,9 +104,13 @@ int manifest_add(const ManifestRun *run, const char *rel, const TrainState *st, 
     cJSON_AddNumberToObject(entry, "ranks", run->ranks);
     cJSON_AddNumberToObject(entry, "threads_per_rank", run->threads_per_rank);
     cJSON *files = cJSON_AddObjectToObject(entry, "sha256");
-    const char *names[] = {
-        "adapter.safetensors", "optim.safetensors",        "state.json",
-        "eval.json",           "peft/adapter_config.json", "peft/adapter_model.safetensors"};
+    const char *names[] = {"adapter.safetensors",
+                           "optim.safetensors",
+                           "state.json",
+                           "eval.json",
+                           "items.jsonl",
+                           "peft/adapter_config.json",
+                           "peft/adapter_model.safetensors"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         char h[65];
         int bad = path_join(fp, sizeof fp, e, "%s/%s/%s", run->run_dir, rel, names[i]) != 0;

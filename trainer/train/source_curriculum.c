@@ -5,7 +5,7 @@
  * stage checkpoint:
  *
  *   runs/<name>/stages/00-anchor/   adapter.safetensors  optim.safetensors  state.json
- *                                   eval.json            peft/
+ *                                   eval.json  items.jsonl (per item)  peft/
  *   runs/<name>/manifest.json       build, ranks, seeds, hashes, and one entry per stage
  *                                   checkpoint with the SHA-256 of each file (written last:
  *                                   a checkpoint counts once the manifest names it)
@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "curriculum.h"
+#include "items.h"
 #include "manifest.h"
 #include "report.h"
 #include "rundir.h"
@@ -50,6 +51,10 @@ typedef struct CurriculumSource {
     EvalSums last_eval[EVAL_COUNT];     /* the adapter's, at the end of the last stage */
     EvalSums (*stage_eval)[EVAL_COUNT]; /* [n_stages]: the adapter's at each stage end */
     uint8_t *stage_scored;              /* [n_stages]: stage_eval holds it (this process) */
+    /* per item (items.jsonl) and per logical form: the base model's, and the adapter's at the
+     * end of the last stage */
+    EvalRecords base_rec[EVAL_COUNT], adapter_rec[EVAL_COUNT];
+    EvalSums base_forms[EVAL_COUNT][FORM_COUNT], adapter_forms[EVAL_COUNT][FORM_COUNT];
 } CurriculumSource;
 
 /* ---- setup ----------------------------------------------------------------------------------- */
@@ -136,8 +141,11 @@ static int curriculum_source_build(CurriculumSource *cs, Trainer *tr, Err *e) {
         return -1;
     const EvalItem *sets[EVAL_COUNT];
     int n_items[EVAL_COUNT];
-    for (int s = 0; s < EVAL_COUNT; s++)
+    for (int s = 0; s < EVAL_COUNT; s++) {
         sets[s] = curriculum_eval(cs->cur, (EvalSplit)s, &n_items[s]);
+        eval_records_init(&cs->base_rec[s], sets[s], n_items[s], 1);
+        eval_records_init(&cs->adapter_rec[s], sets[s], n_items[s], 1);
+    }
     scorer_init(&cs->scorer, &tr->model, &tr->lora, tr->comm, tok_eot(cs->tok), tr->shards.on,
                 tr->inputs, tr->targets, tr->weights, sets, n_items, EVAL_COUNT);
     return 0;
@@ -145,33 +153,59 @@ static int curriculum_source_build(CurriculumSource *cs, Trainer *tr, Err *e) {
 
 /* ---- the recall test ------------------------------------------------------------------------- */
 
-/* Scores every split (split = -1) or one, with the adapter or the base model. Collective. */
+/* Scores every split (split = -1) or one, with the adapter or the base model; with rec (NULL:
+ * none), every item's record too, and forms gets the sums per logical form. Collective. */
 static int score_splits(CurriculumSource *cs, int use_adapter, int split, EvalSums out[EVAL_COUNT],
-                        Err *e) {
+                        EvalRecords *rec, EvalSums (*forms)[FORM_COUNT], Err *e) {
     for (int s = 0; s < EVAL_COUNT; s++) {
         if (split >= 0 && s != split) continue;
         int n = 0;
         const EvalItem *items = curriculum_eval(cs->cur, (EvalSplit)s, &n);
-        if (scorer_run(&cs->scorer, use_adapter, items, n, &out[s], e) != 0) return -1;
+        if (scorer_run(&cs->scorer, use_adapter, items, n, &out[s], rec ? &rec[s] : NULL, e) != 0)
+            return -1;
+        if (rec) eval_form_sums(&rec[s], items, n, cs->lib, forms[s]);
     }
     return 0;
 }
 
-static void report_rows(const CurriculumSource *cs, const EvalSums *adapter,
+/* The rows of a table (with the sums per form of the last stage scored, when forms). */
+static void report_rows(const CurriculumSource *cs, const EvalSums *adapter, int forms,
                         ReportRow rows[EVAL_COUNT]) {
     for (int s = 0; s < EVAL_COUNT; s++)
-        rows[s] = (ReportRow){eval_split_name((EvalSplit)s), cs->base_eval[s], adapter[s], 0};
+        rows[s] = (ReportRow){eval_split_name((EvalSplit)s),
+                              cs->base_eval[s],
+                              adapter[s],
+                              0,
+                              forms ? cs->base_forms[s] : NULL,
+                              forms ? cs->adapter_forms[s] : NULL};
+}
+
+/* items.jsonl of the last stage scored (rank 0: the records are every rank's). */
+static char *items_text(const CurriculumSource *cs, size_t *len, Err *e) {
+    ItemsSet sets[EVAL_COUNT];
+    for (int s = 0; s < EVAL_COUNT; s++) {
+        int n = 0;
+        const EvalItem *items = curriculum_eval(cs->cur, (EvalSplit)s, &n);
+        sets[s] = (ItemsSet){eval_split_name((EvalSplit)s),
+                             s == EVAL_HELDOUT_VARIANTS,
+                             items,
+                             n,
+                             &cs->base_rec[s],
+                             &cs->adapter_rec[s]};
+    }
+    return items_jsonl(sets, EVAL_COUNT, cs->lib, cs->tok, len, e);
 }
 
 static char *eval_json_text(const CurriculumSource *cs, const EvalSums *adapter,
                             const char *stage_name, int64_t step) {
     ReportRow rows[EVAL_COUNT];
-    report_rows(cs, adapter, rows);
+    report_rows(cs, adapter, 1, rows);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "stage", stage_name);
     cJSON_AddNumberToObject(o, "step", (double)step); /* optimizer steps done */
     cJSON_AddStringToObject(o, "metrics", REPORT_METRICS_NOTE);
     report_add_splits(o, rows, EVAL_COUNT);
+    report_add_forms(o, rows, EVAL_COUNT);
     char *text = cJSON_Print(o);
     cJSON_Delete(o);
     return text;
@@ -270,7 +304,7 @@ static int begin(BatchSource *bs, Trainer *tr, const TrainState *st, Err *e) {
     (void)tr;
     (void)st;
     CurriculumSource *cs = (CurriculumSource *)bs;
-    return score_splits(cs, 0, -1, cs->base_eval, e);
+    return score_splits(cs, 0, -1, cs->base_eval, cs->base_rec, cs->base_forms, e);
 }
 
 static int next(BatchSource *bs, Trainer *tr, const TrainState *st, Err *e) {
@@ -312,7 +346,7 @@ static int boundary(BatchSource *bs, Trainer *tr, TrainState *st, Err *e) {
     if (k >= sc->steps) cs->stage_done = 1;
     if (!cs->stage_done && cs->until_split >= 0 && k % cc->eval_every == 0) {
         EvalSums now[EVAL_COUNT];
-        if (score_splits(cs, 1, cs->until_split, now, e) != 0) return -1;
+        if (score_splits(cs, 1, cs->until_split, now, NULL, NULL, e) != 0) return -1;
         EvalMetrics mt = eval_metrics(&now[cs->until_split]);
         double v = cs->until_which == 0 ? mt.em : mt.margin;
         if (v >= sc->until_threshold) {
@@ -324,14 +358,14 @@ static int boundary(BatchSource *bs, Trainer *tr, TrainState *st, Err *e) {
     }
     if (!cs->stage_done) return 0;
     EvalSums adapter[EVAL_COUNT];
-    if (score_splits(cs, 1, -1, adapter, e) != 0) return -1;
+    if (score_splits(cs, 1, -1, adapter, cs->adapter_rec, cs->adapter_forms, e) != 0) return -1;
     st->stage = cs->stage;
     st->stage_steps = k;
     st->stage_complete = 1;
     snprintf(st->stage_name, sizeof st->stage_name, "%s", sc->name);
     if (tr->comm->rank == 0 && !tr->quiet) {
         ReportRow rows[EVAL_COUNT];
-        report_rows(cs, adapter, rows);
+        report_rows(cs, adapter, 0, rows);
         printf("\nrecall after stage %d '%s' (step %lld):\n", cs->stage, sc->name,
                (long long)st->step);
         report_print_table(stdout, rows, EVAL_COUNT);
@@ -373,10 +407,18 @@ static int write_checkpoint(BatchSource *bs, Trainer *tr, TrainState *st, int co
     stage_rel(st->stage_name, st->stage, st->stage_complete ? -1 : st->step, rel, sizeof rel);
     if (path_join(dir, n_dir, e, "%s/%s", tr->cfg->run.dir, rel) != 0) return -1;
     char *json = complete ? eval_json_text(cs, cs->last_eval, st->stage_name, st->step) : NULL;
+    size_t items_len = 0;
+    char *items = complete ? items_text(cs, &items_len, e) : NULL;
+    if (complete && !items) {
+        free(json);
+        return -1;
+    }
     CheckpointContent c = {.lora = &tr->lora,
                            .opt = &tr->opt,
                            .state = *st,
                            .eval_json = json,
+                           .items_jsonl = items,
+                           .items_len = items_len,
                            .peft_base = tr->cfg->model.random ? "" : tr->cfg->model.path,
                            .fault_crash = fault_planned(&tr->faults, FAULT_CRASH_WRITE,
                                                         tr->checkpoints_written + 1, 0)};
@@ -394,6 +436,7 @@ static int write_checkpoint(BatchSource *bs, Trainer *tr, TrainState *st, int co
                        .base_model = tr->cfg->model.random ? NULL : tr->cfg->model.path};
     int rc = checkpoint_write(dir, &c, e) != 0 || manifest_add(&run, rel, st, e) != 0 ? -1 : 0;
     free(json);
+    xfree(items);
     if (rc == 0 && !tr->quiet)
         printf("checkpoint %s (adapter fnv64 %016llx, identical on %d rank%s)\n", dir,
                (unsigned long long)hash, tr->comm->size, tr->comm->size == 1 ? "" : "s");
@@ -502,10 +545,13 @@ static void summary(const BatchSource *bs, const Trainer *tr, const TrainState *
     char rel[128];
     if (cs->stage_scored[last]) {
         ReportRow rows[EVAL_COUNT];
-        report_rows(cs, cs->stage_eval[last], rows);
+        report_rows(cs, cs->stage_eval[last], 1, rows); /* the last stage was scored last */
         printf("final recall (stage %d '%s', step %lld):\n", last,
                curriculum_stage(cs->cur, last)->name, (long long)st->step);
         report_print_table(stdout, rows, EVAL_COUNT);
+        printf("\n");
+        report_print_forms(stdout, rows, EVAL_COUNT);
+        printf("\n");
     }
     int best = -1;
     double best_em = -1, best_margin = -INFINITY;
@@ -527,7 +573,8 @@ static void summary(const BatchSource *bs, const Trainer *tr, const TrainState *
     }
     stage_rel(curriculum_stage(cs->cur, last)->name, last, -1, rel, sizeof rel);
     printf("outputs %s/%s/: adapter.safetensors, peft/ (Hugging Face PEFT), eval.json, "
-           "state.json\n        %s/manifest.json (checksums), %s/metrics.jsonl (per step)\n",
+           "items.jsonl, state.json\n        %s/manifest.json (checksums), %s/metrics.jsonl (per "
+           "step)\n",
            tr->cfg->run.dir, rel, tr->cfg->run.dir, tr->cfg->run.dir);
 }
 
@@ -535,6 +582,10 @@ static void source_free(BatchSource *bs) {
     CurriculumSource *cs = (CurriculumSource *)bs;
     xfree(cs->stage_eval);
     xfree(cs->stage_scored);
+    for (int s = 0; s < EVAL_COUNT; s++) {
+        eval_records_free(&cs->base_rec[s]);
+        eval_records_free(&cs->adapter_rec[s]);
+    }
     scorer_free(&cs->scorer);
     if (cs->cur) curriculum_free(cs->cur);
     if (cs->lib) chainlib_free(cs->lib);
