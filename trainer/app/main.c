@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "comm.h"
 #include "config.h"
 #include "evalcmd.h"
+#include "kernels_cpu.h"
 #include "probecmd.h"
 #include "tools.h"
 #include "train.h"
@@ -197,7 +199,23 @@ static int launcher_rank(void) {
 
 typedef int (*ToolFn)(int, char **, Err *);
 
+/* OpenBLAS picks its kernels when it loads, from OPENBLAS_CORETYPE or the CPU model. An OpenBLAS
+ * older than the CPU falls back to generic kernels several times slower (blas_core_warning), so
+ * imprint runs itself again, once, with the core type that fits the CPU. The kernel decides the
+ * bits, and the choice depends only on the machine, so a rerun on the same machine gives the
+ * same bits; the manifest records the kernel in use. OPENBLAS_CORETYPE set by the user, or
+ * IMPRINT_BLAS_AUTO=0, leaves the choice alone. */
+static void blas_rerun_with_fitting_kernels(char **argv) {
+    const char *want = blas_core_suggestion();
+    const char *opt = getenv("IMPRINT_BLAS_AUTO");
+    if (!want || getenv("OPENBLAS_CORETYPE") || (opt && !strcmp(opt, "0"))) return;
+    if (setenv("OPENBLAS_CORETYPE", want, 1) != 0) return;
+    execv("/proc/self/exe", argv); /* returns only on failure: go on, the banner warns */
+    unsetenv("OPENBLAS_CORETYPE");
+}
+
 int main(int argc, char **argv) {
+    blas_rerun_with_fitting_kernels(argv);
     Err e = {{0}};
     static const struct {
         const char *name;

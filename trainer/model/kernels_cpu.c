@@ -6,7 +6,9 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ops.h"
 #include "rng.h"
@@ -585,4 +587,29 @@ static const ModelOps CPU_OPS = {
 
 const ModelOps *model_ops_cpu(void) {
     return &CPU_OPS;
+}
+
+const char *blas_core_suggestion(void) {
+    const char *core = openblas_get_corename();
+    if (!core) return NULL;
+    int generic = !strcasecmp(core, "prescott") || !strcasecmp(core, "core2") ||
+                  !strcasecmp(core, "nehalem") || !strcasecmp(core, "atom") ||
+                  !strcasecmp(core, "katmai") || !strcasecmp(core, "northwood");
+    if (!generic) return NULL;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return "SkylakeX";
+    if (__builtin_cpu_supports("avx2")) return "Haswell";
+    return NULL;
+}
+
+const char *blas_core_warning(void) {
+    static char msg[320];
+    const char *want = blas_core_suggestion();
+    if (!want) return NULL;
+    snprintf(msg, sizeof msg,
+             "warning: OpenBLAS runs its generic %s kernels on a CPU with %s (it does not know "
+             "this CPU model), several times slower; set OPENBLAS_CORETYPE=%s (the bits then "
+             "follow that kernel)",
+             openblas_get_corename(), !strcmp(want, "SkylakeX") ? "AVX-512" : "AVX2", want);
+    return msg;
 }

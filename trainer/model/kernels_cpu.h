@@ -26,6 +26,16 @@
  * OpenBLAS's Haswell kernels give different bits for the same element when a call is
  * partitioned over 1 or 2 threads. Inside the parallel region OpenBLAS's OpenMP build runs each
  * call on one thread; with one OpenMP thread it follows omp_get_max_threads() = 1. */
+/* NULL, or a one-line warning when OpenBLAS runs generic kernels on a CPU that has AVX2 or
+ * AVX-512: an OpenBLAS older than the CPU does not recognise it and falls back to its Prescott
+ * (SSE3) kernels, several times slower (0.3.21 on Sapphire Rapids: about 5x). The fix,
+ * OPENBLAS_CORETYPE, changes which kernel runs and therefore the bits (the manifest records the
+ * kernel in use, from openblas_get_config()). */
+const char *blas_core_warning(void);
+/* The OPENBLAS_CORETYPE that fixes it ("SkylakeX" or "Haswell"), or NULL when nothing needs
+ * fixing. */
+const char *blas_core_suggestion(void);
+
 #define SGEMM_BLOCK      128
 #define SGEMM_MAX_BLOCKS 64
 void sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kernels_cpu.h"
 #include "rundir.h"
 #include "source.h"
 #include "train.h"
@@ -286,6 +287,8 @@ void train_print_banner(const Trainer *tr) {
     printf("imprint %s (%s): %d rank%s x %d thread%s\n", IMPRINT_VERSION, IMPRINT_GIT,
            tr->comm->size, tr->comm->size == 1 ? "" : "s", omp_get_max_threads(),
            omp_get_max_threads() == 1 ? "" : "s");
+    const char *blas_warning = blas_core_warning();
+    if (blas_warning) printf("%s\n", blas_warning);
     printf("model   %s: %d layers, %d heads, width %d, vocab %d, context %d, %.2fM params\n",
            cfg->model.random ? "random init" : cfg->model.path, mc->n_layer, mc->n_head, mc->n_embd,
            mc->vocab, mc->n_ctx, gpt2_num_params(&tr->model) / 1e6);
