@@ -1075,6 +1075,27 @@ static void test_spec_errors(const ChainLib *lib, WordTok *wt) {
 }
 
 /* The real libraries, when present: they load, and the pools per band with a byte tokenizer. */
+/* The hand-written evaluation set (tests/data/handwritten-chains.cfg): 40 chains, the ten forms
+ * four times each, one foil each, loadable as an `imprint eval --chains` library. */
+static void test_handwritten_set(void) {
+    const char *path = "tests/data/handwritten-chains.cfg";
+    ChainLib *lib = NULL;
+    Err e;
+    CHECK(chainlib_load(&lib, &path, 1, &e) == 0, "hand-written set loads: %s", e.msg);
+    if (!lib) return;
+    int per_form[FORM_COUNT] = {0};
+    CHECK(lib->n_chains == 40, "hand-written set: %d chains, want 40", lib->n_chains);
+    for (int ch = 0; ch < lib->n_chains; ch++) {
+        per_form[lib->chains[ch].form]++;
+        CHECK(lib->chains[ch].n_foils == 1, "%s has %d foils, want 1", lib->chains[ch].id,
+              lib->chains[ch].n_foils);
+    }
+    for (int f = 0; f < FORM_COUNT; f++)
+        CHECK(per_form[f] == 4, "hand-written set: form %s has %d chains, want 4",
+              chain_form_name((ChainForm)f), per_form[f]);
+    chainlib_free(lib);
+}
+
 static void test_real_libraries(void) {
     const char *en = "curriculum/chains/en.cfg", *ru = "curriculum/chains/ru.cfg";
     const char *typed = "curriculum/chains/en-typed.cfg";
@@ -1173,6 +1194,7 @@ int main(void) {
     word_free(wt);
     chainlib_free(lib);
     test_real_libraries();
+    test_handwritten_set();
 
     char path[160];
     snprintf(path, sizeof path, "%s/good.cfg", tmpdir);
