@@ -167,6 +167,9 @@ expect "run.steps with a curriculum" 1 \
     -- "$BIN" "${cur[@]}" --set run.steps=5
 expect "missing tokenizer dir" 1 "--set model.tokenizer: $T/notok: no such directory" -- \
     "$BIN" "${cur[@]}" --set "model.tokenizer=\"$T/notok\""
+for shipped in configs/*.cfg; do
+    expect "shipped config $shipped validates" 0 "" -- "$BIN" config "$shipped"
+done
 expect "a chain library that is a directory" 1 \
     "tests/data/chains: not a regular file (a directory?); give the path of a file" \
     -- "$BIN" "${cur[@]}" --set 'curriculum.library=["tests/data/chains"]'
