@@ -170,6 +170,9 @@ expect "missing tokenizer dir" 1 "--set model.tokenizer: $T/notok: no such direc
 for shipped in configs/*.cfg; do
     expect "shipped config $shipped validates" 0 "" -- "$BIN" config "$shipped"
 done
+expect "typed chain longer than the row, before training" 1 \
+    "rendered with the longest entries of its slot types" \
+    -- "$BIN" train configs/typed.cfg --quiet --set batch.seq_len=80 --set "run.dir=\"$T/typed\""
 expect "a chain library that is a directory" 1 \
     "tests/data/chains: not a regular file (a directory?); give the path of a file" \
     -- "$BIN" "${cur[@]}" --set 'curriculum.library=["tests/data/chains"]'
