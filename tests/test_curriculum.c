@@ -23,6 +23,7 @@
 #include "library.h"
 #include "sha256.h"
 #include "testlib.h"
+#include "wordtok.h"
 #include "variants.h"
 
 #define MINI    "tests/data/chains/mini.cfg"
@@ -45,66 +46,6 @@ static int byte_tokenize(void *ctx, const char *text, size_t len, int32_t *ids, 
 static size_t byte_len(void *ctx, int32_t id) {
     (void)ctx;
     return id < 256 ? 1 : 0;
-}
-
-/* Words, GPT-2 style: an optional leading space plus a run of letters/digits/'-', or one other
- * character. Ids are assigned in order of first appearance (a small hash table). */
-enum { WT_SLOTS = 1 << 14 };
-
-typedef struct WordTok {
-    char *word[WT_SLOTS];
-    size_t len[WT_SLOTS];
-    int32_t slot_id[WT_SLOTS]; /* hash slot -> id + 1 */
-    int32_t id_slot[WT_SLOTS]; /* id -> hash slot */
-    int n;
-} WordTok;
-
-static int wordbyte(unsigned char c) {
-    return isalnum(c) || c >= 0x80 || c == '-';
-}
-
-static int32_t word_id(WordTok *wt, const char *s, size_t n) {
-    uint64_t h = hash_fnv1a64(s, n, 0);
-    for (size_t k = h % WT_SLOTS;; k = (k + 1) % WT_SLOTS) {
-        if (!wt->slot_id[k]) {
-            wt->word[k] = malloc(n + 1);
-            memcpy(wt->word[k], s, n);
-            wt->word[k][n] = '\0';
-            wt->len[k] = n;
-            wt->id_slot[wt->n] = (int32_t)k;
-            wt->slot_id[k] = ++wt->n;
-            return wt->n - 1;
-        }
-        if (wt->len[k] == n && memcmp(wt->word[k], s, n) == 0) return wt->slot_id[k] - 1;
-    }
-}
-
-static int word_tokenize(void *ctx, const char *text, size_t len, int32_t *ids, int max_ids,
-                         int *n_ids, Err *e) {
-    WordTok *wt = ctx;
-    int n = 0;
-    for (size_t i = 0; i < len;) {
-        size_t j = i;
-        if (text[j] == ' ' && j + 1 < len && text[j + 1] != ' ') j++;
-        if (wordbyte((unsigned char)text[j]))
-            while (j < len && wordbyte((unsigned char)text[j])) j++;
-        else
-            j++;
-        if (n == max_ids) return err_set(e, "word tokenizer: more than %d ids", max_ids);
-        ids[n++] = word_id(wt, text + i, j - i);
-        i = j;
-    }
-    *n_ids = n;
-    return 0;
-}
-
-static size_t word_len(void *ctx, int32_t id) {
-    WordTok *wt = ctx;
-    return id >= 0 && id < wt->n ? wt->len[wt->id_slot[id]] : 0;
-}
-
-static const char *word_str(WordTok *wt, int32_t id) {
-    return wt->word[wt->id_slot[id]];
 }
 
 /* Decodes ids into buf (NUL-terminated). */
