@@ -23,74 +23,15 @@
 #include "library.h"
 #include "sha256.h"
 #include "testlib.h"
-#include "wordtok.h"
+#include "chaintest.h"
 #include "variants.h"
 
 #define MINI    "tests/data/chains/mini.cfg"
 #define MINI_RU "tests/data/chains/mini_ru.cfg"
 
-/* ---- test tokenizers ------------------------------------------------------------------------ */
-
-/* Bytes: id = byte value, EOT = 256. */
-enum { BYTE_EOT = 256, WORD_EOT = 1 << 20 };
-
-static int byte_tokenize(void *ctx, const char *text, size_t len, int32_t *ids, int max_ids,
-                         int *n_ids, Err *e) {
-    (void)ctx;
-    if ((int)len > max_ids) return err_set(e, "byte tokenizer: %zu bytes > %d ids", len, max_ids);
-    for (size_t i = 0; i < len; i++) ids[i] = (unsigned char)text[i];
-    *n_ids = (int)len;
-    return 0;
-}
-
-static size_t byte_len(void *ctx, int32_t id) {
-    (void)ctx;
-    return id < 256 ? 1 : 0;
-}
-
-/* Decodes ids into buf (NUL-terminated). */
-static void word_decode(WordTok *wt, const int32_t *ids, int n, char *buf, size_t cap) {
-    size_t used = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < n; i++) {
-        const char *w = word_str(wt, ids[i]);
-        size_t k = strlen(w);
-        if (used + k + 1 > cap) break;
-        memcpy(buf + used, w, k + 1);
-        used += k;
-    }
-}
-
-static void word_free(WordTok *wt) {
-    for (int k = 0; k < WT_SLOTS; k++) free(wt->word[k]);
-    free(wt);
-}
-
 /* ---- helpers -------------------------------------------------------------------------------- */
 
 static char tmpdir[64];
-
-static void write_file(const char *path, const char *text) {
-    FILE *fp = fopen(path, "wb");
-    if (!fp) return;
-    fputs(text, fp);
-    fclose(fp);
-}
-
-/* A copy of s with the first occurrence of `from` replaced by `to` (caller frees). */
-static char *replace(const char *s, const char *from, const char *to) {
-    const char *at = strstr(s, from);
-    if (!at) {
-        fprintf(stderr, "test bug: \"%s\" not found\n", from);
-        abort();
-    }
-    size_t a = (size_t)(at - s), nf = strlen(from), nt = strlen(to), ns = strlen(s);
-    char *out = malloc(ns - nf + nt + 1);
-    memcpy(out, s, a);
-    memcpy(out + a, to, nt);
-    memcpy(out + a + nt, at + nf, ns - a - nf + 1);
-    return out;
-}
 
 static int load_one(const char *path, ChainLib **lib, Err *e) {
     const char *paths[] = {path};
@@ -458,7 +399,7 @@ static void test_volatility(void) {
     CHECK_CLOSE(token_volatility(x, nx, y, ny), 1.0 / 7, 0, 1e-12, "one word of 7");
     xfree(x);
     xfree(y);
-    word_free(wt);
+    wordtok_free(wt);
 }
 
 /* ---- operators ------------------------------------------------------------------------------ */
@@ -576,27 +517,10 @@ static void test_band_search(ChainLib *lib) {
         rendered_free(&canon);
         variants_free(v, n);
     }
-    word_free(wt);
+    wordtok_free(wt);
 }
 
 /* ---- the curriculum ------------------------------------------------------------------------- */
-
-static StageSpec stage(const char *name, int bridge, double lo, double hi, int64_t steps,
-                       double replay, LossMask loss, float anchor) {
-    StageSpec s;
-    memset(&s, 0, sizeof s);
-    snprintf(s.name, sizeof s.name, "%s", name);
-    s.bridge = bridge;
-    s.band_lo = lo;
-    s.band_hi = hi;
-    s.steps = steps;
-    s.replay = replay;
-    s.pacing = PACING_LINEAR;
-    s.loss = loss;
-    s.anchor_weight = anchor;
-    s.lr_scale = 1;
-    return s;
-}
 
 /* Is `needle` in any training pool text? */
 static int in_pools(const Curriculum *c, const char *needle, int exact) {
@@ -834,10 +758,10 @@ static Curriculum *build(const ChainLib *lib, StageSpec *stages, int n_stages, O
 }
 
 static void main_stages(StageSpec s[4]) {
-    s[0] = stage("easy", 0, 0.0, 0.12, 100, 0.5, LOSS_TRAIL, 1);
-    s[1] = stage("bridge", 1, 0, 0, 1000, 0, LOSS_TRAIL, 1);
-    s[2] = stage("mid", 0, 0.12, 0.3, 100, 0, LOSS_CONNECTIVES_CONCLUSION, 2);
-    s[3] = stage("hard", 0, 0.3, 0.7, 100, 0.25, LOSS_CONCLUSION, 1);
+    s[0] = test_stage("easy", 0, 0.0, 0.12, 100, 0.5, LOSS_TRAIL, 1);
+    s[1] = test_stage("bridge", 1, 0, 0, 1000, 0, LOSS_TRAIL, 1);
+    s[2] = test_stage("mid", 0, 0.12, 0.3, 100, 0, LOSS_CONNECTIVES_CONCLUSION, 2);
+    s[3] = test_stage("hard", 0, 0.3, 0.7, 100, 0.25, LOSS_CONCLUSION, 1);
 }
 
 static void test_orders(const ChainLib *lib, WordTok *wt) {
@@ -904,9 +828,9 @@ static void test_orders(const ChainLib *lib, WordTok *wt) {
 
 static void test_loss_masks(const ChainLib *lib, WordTok *wt) {
     StageSpec s[3];
-    s[0] = stage("trail", 0, 0, 0, 10, 0, LOSS_TRAIL, 2);
-    s[1] = stage("anchors", 0, 0, 0, 10, 0, LOSS_CONNECTIVES_CONCLUSION, 3);
-    s[2] = stage("answer", 0, 0, 0, 10, 0, LOSS_CONCLUSION, 5);
+    s[0] = test_stage("trail", 0, 0, 0, 10, 0, LOSS_TRAIL, 2);
+    s[1] = test_stage("anchors", 0, 0, 0, 10, 0, LOSS_CONNECTIVES_CONCLUSION, 3);
+    s[2] = test_stage("answer", 0, 0, 0, 10, 0, LOSS_CONCLUSION, 5);
     Err e;
     Curriculum *c = NULL;
     int mp = chainlib_find(lib, "mp-rain");
@@ -1062,11 +986,11 @@ static void test_real_libraries(void) {
               lib->files[f].path);
     }
     StageSpec s[5];
-    s[0] = stage("b0", 0, 0.0, 0.1, 1, 0, LOSS_TRAIL, 1);
-    s[1] = stage("b1", 0, 0.1, 0.2, 1, 0, LOSS_TRAIL, 1);
-    s[2] = stage("b2", 0, 0.2, 0.35, 1, 0, LOSS_TRAIL, 1);
-    s[3] = stage("b3", 0, 0.35, 0.5, 1, 0, LOSS_TRAIL, 1);
-    s[4] = stage("b4", 0, 0.5, 0.8, 1, 0, LOSS_TRAIL, 1);
+    s[0] = test_stage("b0", 0, 0.0, 0.1, 1, 0, LOSS_TRAIL, 1);
+    s[1] = test_stage("b1", 0, 0.1, 0.2, 1, 0, LOSS_TRAIL, 1);
+    s[2] = test_stage("b2", 0, 0.2, 0.35, 1, 0, LOSS_TRAIL, 1);
+    s[3] = test_stage("b3", 0, 0.35, 0.5, 1, 0, LOSS_TRAIL, 1);
+    s[4] = test_stage("b4", 0, 0.5, 0.8, 1, 0, LOSS_TRAIL, 1);
     CurriculumSpec spec = {s, 5, ORDER_CURRICULUM, 8, 1234, 1024, 0.05, 0.3, 2, NULL, 0, 0};
     CurriculumTokenizer tok = {byte_tokenize, byte_len, NULL, BYTE_EOT};
     Curriculum *c = NULL;
@@ -1132,7 +1056,7 @@ int main(void) {
     test_orders(lib, wt);
     test_loss_masks(lib, wt);
     test_spec_errors(lib, wt);
-    word_free(wt);
+    wordtok_free(wt);
     chainlib_free(lib);
     test_real_libraries();
     test_handwritten_set();

@@ -22,38 +22,16 @@
 #include "lexicon.h"
 #include "library.h"
 #include "testlib.h"
-#include "wordtok.h"
+#include "chaintest.h"
 #include "variants.h"
 
 #define TYPED "tests/data/chains/typed.cfg"
 
-enum { WORD_EOT = 1 << 20, BYTE_EOT = 256 };
-
 /* The text of a row's chain: inputs[1..] up to the first EOT. */
-static void row_text(WordTok *wt, const int32_t *in, int T, char *buf, size_t cap) {
-    size_t used = 0;
-    buf[0] = '\0';
-    for (int t = 1; t < T && in[t] != WORD_EOT; t++) {
-        const char *w = wt->word[wt->id_slot[in[t]]];
-        size_t k = strlen(w);
-        if (used + k + 1 > cap) break;
-        memcpy(buf + used, w, k + 1);
-        used += k;
-    }
-}
-
-static int byte_tokenize(void *ctx, const char *text, size_t len, int32_t *ids, int max_ids,
-                         int *n_ids, Err *e) {
-    (void)ctx;
-    if ((int)len > max_ids) return err_set(e, "byte tokenizer: %zu bytes > %d ids", len, max_ids);
-    for (size_t i = 0; i < len; i++) ids[i] = (unsigned char)text[i];
-    *n_ids = (int)len;
-    return 0;
-}
-
-static size_t byte_len(void *ctx, int32_t id) {
-    (void)ctx;
-    return id < 256 ? 1 : 0;
+static void row_text(const WordTok *wt, const int32_t *in, int T, char *buf, size_t cap) {
+    int end = 1;
+    while (end < T && in[end] != WORD_EOT) end++;
+    word_decode(wt, in + 1, end - 1, buf, cap);
 }
 
 /* ---- entity matching ------------------------------------------------------------------------ */
@@ -316,27 +294,6 @@ static void test_load_render(const ChainLib *lib) {
 
 static char tmpdir[64];
 
-static void write_file(const char *path, const char *text) {
-    FILE *fp = fopen(path, "wb");
-    if (!fp) return;
-    fputs(text, fp);
-    fclose(fp);
-}
-
-static char *replace(const char *s, const char *from, const char *to) {
-    const char *at = strstr(s, from);
-    if (!at) {
-        fprintf(stderr, "test bug: \"%s\" not found\n", from);
-        abort();
-    }
-    size_t a = (size_t)(at - s), nf = strlen(from), nt = strlen(to), ns = strlen(s);
-    char *out = malloc(ns - nf + nt + 1);
-    memcpy(out, s, a);
-    memcpy(out + a, to, nt);
-    memcpy(out + a + nt, at + nf, ns - a - nf + 1);
-    return out;
-}
-
 static const char *GOOD =
     "library = { name = \"t\"; lang = \"en\"; version = 1; };\n"                          /* 1 */
     "lexicons = { animal = \"lex/animal.txt\"; person = \"lex/person.txt\"; };\n"         /* 2 */
@@ -455,32 +412,15 @@ static void test_errors(void) {
 /* ---- the curriculum ---------------------------------------------------------------------------
  */
 
-static StageSpec stage(const char *name, int bridge, double lo, double hi, int steps, double replay,
-                       LossMask loss) {
-    StageSpec s;
-    memset(&s, 0, sizeof s);
-    snprintf(s.name, sizeof s.name, "%s", name);
-    s.bridge = bridge;
-    s.band_lo = lo;
-    s.band_hi = hi;
-    s.steps = steps;
-    s.replay = replay;
-    s.loss = loss;
-    s.anchor_weight = 1;
-    s.layer_last = -1;
-    s.lr_scale = 1;
-    return s;
-}
-
 enum { T = 160 };
 
 /* Three stages (easy, bridge, hard), or with canon_only one stage of canonical texts. */
 static Curriculum *build(const ChainLib *lib, uint64_t seed, WordTok *wt, int seq_len,
                          int canon_only, Err *e) {
     static StageSpec s[3];
-    s[0] = stage("easy", 0, 0.0, canon_only ? 0 : 0.15, 40, 0, LOSS_TRAIL);
-    s[1] = stage("bridge", 1, 0, 0, 40, 0, LOSS_TRAIL);
-    s[2] = stage("hard", 0, 0.1, 0.5, 40, 0.3, LOSS_CONCLUSION);
+    s[0] = test_stage("easy", 0, 0.0, canon_only ? 0 : 0.15, 40, 0, LOSS_TRAIL, 1);
+    s[1] = test_stage("bridge", 1, 0, 0, 40, 0, LOSS_TRAIL, 1);
+    s[2] = test_stage("hard", 0, 0.1, 0.5, 40, 0.3, LOSS_CONCLUSION, 1);
     CurriculumSpec spec = {
         s, canon_only ? 1 : 3, ORDER_CURRICULUM, 6, seed, seq_len, 0.05, 0.3, 2, "batch.seq_len", 0,
         3};
@@ -694,7 +634,7 @@ static void test_untyped_unchanged(void) {
     StageSpec s[3];
     const double b[3][2] = {{0, 0.15}, {0, 0}, {0.1, 0.5}};
     for (int k = 0; k < 3; k++) {
-        s[k] = stage("s", k == 1, b[k][0], b[k][1], 50, k == 2 ? 0.3 : 0, (LossMask)k);
+        s[k] = test_stage("s", k == 1, b[k][0], b[k][1], 50, k == 2 ? 0.3 : 0, (LossMask)k, 1);
         snprintf(s[k].name, sizeof s[k].name, "s%d", k);
         s[k].anchor_weight = 2;
         s[k].lr_scale = 0;
@@ -761,8 +701,7 @@ int main(void) {
         if (wt) wt->apostrophe = 1; /* a lexicon entry with an apostrophe stays one word */
         test_curriculum(lib, wt);
         test_length_check(lib, wt);
-        for (int k = 0; k < WT_SLOTS; k++) free(wt->word[k]);
-        free(wt);
+        wordtok_free(wt);
         chainlib_free(lib);
     }
     test_untyped_unchanged();
