@@ -92,17 +92,9 @@ with open(sys.argv[2], "w") as f:
         d = json.loads(l)
         f.write(d["prompt"] + d["answer"] + "\n\n")' "$T/a/stages/01-drift/items.jsonl" "$T/texts.txt"
 "$BIN" tokenize --tokenizer "$T/tok" "$T/texts.txt" "$T/texts.bin" >/dev/null
-cat >"$T/mem.cfg" <<CFG
-model = { random = { layers = 2; heads = 2; width = 32; vocab = 600; context = 128; };
-          tokenizer = "$T/tok"; };
-optim = { lr = 1e-2; warmup = 5; };
-data = { path = "$T/texts.bin"; format = "llmc"; };
-batch = { global = 8; seq_len = 64; };
-run = { dir = "$T/mem"; steps = 300; log_every = 100; };
-CFG
-"$BIN" pretrain "$T/mem.cfg" --quiet >/dev/null
+mem=$(pretrain_small mem "$T/texts.bin" 32 1e-2 300)
 sed -e '/^model = /,/tokenizer = /d' "$T/run.cfg" >"$T/mem-eval.cfg"
-echo "model = { path = \"$T/mem/checkpoints/step-000300\"; tokenizer = \"$T/tok\"; };" >>"$T/mem-eval.cfg"
+echo "model = { path = \"$mem\"; tokenizer = \"$T/tok\"; };" >>"$T/mem-eval.cfg"
 # the same bytes on 1 and 2 ranks (reproducibility = "invariant": fixed forward passes)
 INV=(--set 'reproducibility="invariant"')
 "$BIN" eval "$T/mem-eval.cfg" --adapter "$T/a" "${INV[@]}" --items "$T/items1.jsonl" --json "$T/items1.json" >"$T/items1.txt"

@@ -14,16 +14,7 @@ set -euo pipefail
 # adapter trained on the curriculum's conclusions
 "$BIN" tokenizer-train --vocab 600 --out "$T/tok" tests/data/chains/mini.cfg >/dev/null
 "$BIN" tokenize --tokenizer "$T/tok" tests/data/chains/mini.cfg "$T/mini.bin" >/dev/null
-cat >"$T/pre.cfg" <<CFG
-model = { random = { layers = 2; heads = 2; width = 64; vocab = 600; context = 128; };
-          tokenizer = "$T/tok"; };
-optim = { lr = 3e-3; warmup = 5; };
-data = { path = "$T/mini.bin"; format = "llmc"; };
-batch = { global = 8; seq_len = 64; };
-run = { dir = "$T/pre"; steps = 150; log_every = 1000; };
-CFG
-"$BIN" pretrain "$T/pre.cfg" --quiet >/dev/null
-M="$T/pre/checkpoints/step-000150"
+M=$(pretrain_small pre "$T/mini.bin" 64 3e-3 150)
 cat >"$T/lora.cfg" <<CFG
 model = { path = "$M"; };
 lora = { rank = 8; alpha = 32.0; };
