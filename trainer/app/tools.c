@@ -264,12 +264,7 @@ static int by_logit(const void *a, const void *b) {
  * seed, the prompt's index and the token's, so the same seed gives the same text, and the base
  * model and the adapter (--compare) draw against the same numbers. */
 static int32_t next_token(const float *z, int V, Decoding *s, uint32_t prompt, uint64_t k) {
-    if (s->temperature == 0.0) {
-        int best = 0;
-        for (int v = 1; v < V; v++)
-            if (z[v] > z[best]) best = v;
-        return best;
-    }
+    if (s->temperature == 0.0) return gpt2_argmax(z, V);
     int n = V;
     for (int v = 0; v < V; v++) s->cand[v] = (Cand){z[v], v};
     if (s->top_k > 0 && s->top_k < V) {

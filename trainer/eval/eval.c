@@ -103,14 +103,6 @@ static double *record(EvalRecords *r, int i) {
     return r->data + r->offset[i];
 }
 
-/* The first largest logit (a tie goes to the lower id). */
-static int32_t argmax(const float *z, int V) {
-    int32_t best = 0;
-    for (int v = 1; v < V; v++)
-        if (z[v] > z[best]) best = v;
-    return best;
-}
-
 /* Greedy decoding of the items list[0..n) past their first miss. Each record holds the answer's
  * flags and, from the scoring pass, the argmax after the true prefix at every answer position:
  * up to the first miss k that is the greedy completion (the answer's tokens, then the argmax at
@@ -162,7 +154,7 @@ static int decode_rest(GPT2 *m, const Lora *lora, const EvalItem *items, int *li
             double *r = record(rec, list[a]), *g = r + EVAL_REC_FIXED + it->n_answer;
             const int have = (int)r[EVAL_REC_N_GREEDY];
             const size_t pos = (size_t)a * T + (size_t)(it->n_prompt + have - 1);
-            const int32_t next = argmax(m->acts.logits->data + pos * V, V);
+            const int32_t next = gpt2_argmax(m->acts.logits->data + pos * V, V);
             if (next == eot) {
                 r[EVAL_REC_EOT] = 1.0;
                 continue;
@@ -210,7 +202,7 @@ int eval_items(GPT2 *m, const Lora *lora, const EvalItem *items, int first, int 
             double *g = record(rec, w.q) + EVAL_REC_FIXED + it->n_answer;
             for (int j = 0; j < it->n_answer; j++) {
                 const size_t i = (size_t)r * T + (size_t)(it->n_prompt - 1 + j);
-                g[j] = argmax(m->acts.logits->data + i * V, V);
+                g[j] = gpt2_argmax(m->acts.logits->data + i * V, V);
             }
         }
         /* argmax at every answer position, before the loss turns logits into probabilities.

@@ -295,6 +295,13 @@ int gpt2_forward(GPT2 *m, const Lora *lora, const Batch *b, Err *e) {
 
 /* ---- loss -------------------------------------------------------------------------------- */
 
+int32_t gpt2_argmax(const float *z, int V) {
+    int32_t best = 0;
+    for (int v = 1; v < V; v++)
+        if (z[v] > z[best]) best = v;
+    return best;
+}
+
 double gpt2_loss(GPT2 *m, const Batch *b) {
     return m->ops->softmax_cross_entropy(m->acts.logits->data, m->acts.losses->data, b->targets,
                                          b->weights, m->B * m->T, m->cfg.vocab);

@@ -129,6 +129,10 @@ void gpt2_init_random(GPT2 *m, float std, uint64_t seed);
 /* Forward pass to logits (acts.logits). lora may be NULL or have scale 0 to run the base. */
 int gpt2_forward(GPT2 *m, const Lora *lora, const Batch *b, Err *e);
 
+/* Greedy decoding's choice from one position's logits z[0..V): the first largest (a tie goes to
+ * the lower id). */
+int32_t gpt2_argmax(const float *z, int V);
+
 /* Softmax + cross-entropy in place on the logits. Returns sum_i weights[i] * loss_i (double);
  * acts.losses gets the per-token losses. Needs a forward first. */
 double gpt2_loss(GPT2 *m, const Batch *b);
